@@ -1,0 +1,19 @@
+"""recbole-automl: automated machine learning for the RecBole recommender library."""
+
+from recbole_automl import compat
+
+compat.apply()
+
+from recbole_automl.config import Config  # noqa: E402
+from recbole_automl.quick_start import objective_function, run_recbole_automl  # noqa: E402
+from recbole_automl.utils import ConfigError, get_model, get_trainer  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = [
+    "Config",
+    "ConfigError",
+    "get_model",
+    "get_trainer",
+    "objective_function",
+    "run_recbole_automl",
+]

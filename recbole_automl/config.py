@@ -1,0 +1,103 @@
+"""RecBole's ``Config``, taught about the plugin's models and made strict about input."""
+
+import os
+
+import torch
+from recbole.config import Config as RecBoleConfig
+
+from recbole_automl.utils import ConfigError, get_model
+
+PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
+
+
+def _type_name(value):
+    return type(value).__name__
+
+
+def _check_type(key, value, default):
+    """Raise ``ConfigError`` if ``value`` cannot stand where RecBole's default ``default`` does.
+
+    Only scalar defaults are checked (bool, int, float): RecBole accepts several
+    shapes for its list, dict and string keys (``topk: 10`` or ``[10]``).
+    """
+    if value is None or default is None:
+        return
+    if isinstance(default, bool):
+        ok, expected = isinstance(value, bool), "a bool (True/False)"
+    elif isinstance(default, int):
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "an int"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        expected = "a number"
+    else:
+        return
+    if not ok:
+        raise ConfigError(
+            f"Config key '{key}' expects {expected}, got {value!r} ({_type_name(value)})."
+        )
+
+
+class Config(RecBoleConfig):
+    """RecBole's ``Config`` that also knows the plugin's models.
+
+    On top of RecBole it
+
+    * finds plugin model classes by name (``get_model`` searches the plugin first),
+    * loads the plugin's ``properties/overall.yaml`` (keys for every model) and
+      ``properties/model/<Model>.yaml`` for plugin models,
+    * rejects a value whose type does not match the key's default, naming the key,
+    * checks that the dataset's atomic files exist before RecBole tries to
+      download anything, and
+    * puts the model on the CPU when ``use_gpu`` is False (RecBole 1.2.1 only
+      looks at ``gpu_id``).
+
+    Example:
+        >>> config = Config(model="BPR", dataset="ml-100k", config_dict={"epochs": 1})
+    """
+
+    def _get_model_and_dataset(self, model, dataset):
+        for name, given in (("model", model), ("dataset", dataset)):
+            if given is None and name not in self.external_config_dict:
+                raise ConfigError(
+                    f"No {name} given: pass --{name}=NAME or set '{name}:' in a config file."
+                )
+        model = model if model is not None else self.external_config_dict["model"]
+        dataset = dataset if dataset is not None else self.external_config_dict["dataset"]
+        if isinstance(model, str):
+            return model, get_model(model), dataset
+        return model.__name__, model, dataset
+
+    def _load_internal_config_dict(self, model, model_class, dataset):
+        super()._load_internal_config_dict(model, model_class, dataset)
+        self._update_internal_config_dict(os.path.join(PROPERTIES_DIR, "overall.yaml"))
+        model_file = os.path.join(PROPERTIES_DIR, "model", model + ".yaml")
+        if os.path.isfile(model_file):
+            self._update_internal_config_dict(model_file)
+
+    def _get_final_config_dict(self):
+        for key, value in self.external_config_dict.items():
+            _check_type(key, value, self.internal_config_dict.get(key))
+        return super()._get_final_config_dict()
+
+    def _set_default_parameters(self):
+        super()._set_default_parameters()
+        self._check_dataset_files()
+
+    def _check_dataset_files(self):
+        config = self.final_config_dict
+        folder, name = config["data_path"], self.dataset
+        benchmark = config.get("benchmark_filename")
+        parts = [f"{part}." for part in benchmark] if benchmark else [""]
+        expected = [f"{name}.{part}inter" for part in parts]
+        missing = [f for f in expected if not os.path.isfile(os.path.join(folder, f))]
+        if missing:
+            raise ConfigError(
+                f"Dataset '{name}': no atomic file {', '.join(missing)} in '{folder}'. "
+                f"Set data_path to the folder that holds '{name}/' with RecBole atomic "
+                f"files (.inter, optional .user/.item); 'ml-100k' ships with RecBole."
+            )
+
+    def _init_device(self):
+        super()._init_device()
+        if not self.final_config_dict["use_gpu"] and self.final_config_dict["single_spec"]:
+            self.final_config_dict["device"] = torch.device("cpu")

@@ -1,0 +1,1 @@
+"""Trainers of the plugin's methods; ``get_trainer`` finds ``<Model>Trainer`` here."""

@@ -1,0 +1,35 @@
+"""Stopping RecBole's ``Trainer.fit`` from its ``callback_fn``, e.g. on a time budget."""
+
+import time
+
+
+class StopTraining(Exception):
+    """Raised by a ``callback_fn`` to end ``Trainer.fit`` after the current validation."""
+
+
+def fit(trainer, train_data, valid_data, callback_fn=None, time_limit_s=None, **kwargs):
+    """``trainer.fit`` that a callback may stop early and that respects a time limit.
+
+    Args:
+        trainer (recbole.trainer.Trainer): any RecBole trainer.
+        callback_fn (callable, optional): ``f(epoch_idx, valid_score)`` called after each
+            validation; it may raise :class:`StopTraining`.
+        time_limit_s (float, optional): stop at the first validation after this many seconds.
+        **kwargs: passed to ``trainer.fit`` (``saved``, ``verbose``, ``show_progress``).
+
+    Returns:
+        (float, dict): the best validation score and result, as ``Trainer.fit`` returns.
+    """
+    start = time.monotonic()
+
+    def after_validation(epoch_idx, valid_score):
+        if callback_fn is not None:
+            callback_fn(epoch_idx, valid_score)
+        if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
+            raise StopTraining(f"time limit of {time_limit_s} s reached after epoch {epoch_idx}")
+
+    try:
+        return trainer.fit(train_data, valid_data, callback_fn=after_validation, **kwargs)
+    except StopTraining as stop:
+        trainer.logger.info(f"Training stopped: {stop}")
+        return trainer.best_valid_score, trainer.best_valid_result
