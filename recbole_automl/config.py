@@ -1,12 +1,15 @@
 """RecBole's ``Config``, taught about the plugin's models and made strict about input."""
 
+import copy
 import os
 
 import torch
 from recbole.config import Config as RecBoleConfig
+from recbole.utils import InputType
 
 from recbole_automl.utils import ConfigError, get_model
 
+POINTWISE_LOSSES = ("MSE",)
 PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
 
 
@@ -81,6 +84,15 @@ class Config(RecBoleConfig):
 
     def _set_default_parameters(self):
         super()._set_default_parameters()
+        # RecBole derives the input type from loss_type only for CE and BPR.
+        config = self.final_config_dict
+        if config.get("loss_type") in POINTWISE_LOSSES:
+            config.setdefault("MODEL_INPUT_TYPE", InputType.POINTWISE)
+        if "MODEL_INPUT_TYPE" not in config:
+            raise ConfigError(
+                f"Config key 'loss_type' of {self.model} must be one of "
+                f"{['BPR', 'CE', *POINTWISE_LOSSES]}, got {config.get('loss_type')!r}."
+            )
         self._check_dataset_files()
 
     def _check_dataset_files(self):
@@ -101,3 +113,14 @@ class Config(RecBoleConfig):
         super()._init_device()
         if not self.final_config_dict["use_gpu"] and self.final_config_dict["single_spec"]:
             self.final_config_dict["device"] = torch.device("cpu")
+
+
+def derive_config(config, **overrides):
+    """A copy of a built ``Config`` with some final values replaced (``config`` is unchanged).
+
+    For keys that only the model or trainer read (an architecture, a number of epochs);
+    keys that shape the dataset need a new ``Config``.
+    """
+    derived = copy.copy(config)
+    derived.final_config_dict = {**config.final_config_dict, **overrides}
+    return derived

@@ -8,6 +8,7 @@ import inspect
 from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
+from recbole.utils import init_seed
 
 PLUGIN_MODEL_PACKAGES = (
     "recbole_automl.model.general_recommender",
@@ -87,3 +88,16 @@ def get_trainer(model_type, model_name):
     if trainer is not None:
         return trainer
     return recbole_get_trainer(model_type, model_name)
+
+
+def reseed(config, *dataloaders):
+    """Reset every random source a RecBole training run draws from.
+
+    ``init_seed`` covers Python, NumPy (negative sampling) and torch (initialisation);
+    each RecBole dataloader also shuffles with a generator of its own, seeded once when
+    it was built. Reseeding both makes a model trained after others in the same process
+    (a search candidate, the final retrain) train exactly as in a fresh run.
+    """
+    init_seed(config["seed"], config["reproducibility"])
+    for dataloader in dataloaders:
+        dataloader.generator.manual_seed(config["seed"])

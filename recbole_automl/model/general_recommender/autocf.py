@@ -1,0 +1,227 @@
+r"""AutoCF: one configurable collaborative-filtering model that spans a search space.
+
+Reference:
+    Chen Gao, Quanming Yao, Depeng Jin, Yong Li. "Efficient Data-specific Model Search
+    for Collaborative Filtering." KDD 2021. (The CF space of the IJCAI-21 tutorial
+    "Automated Recommender System", Yao, Li, Gao, Zhao, Zhang.)
+
+An architecture is a list of branches whose scores are summed. A branch has four stages:
+
+* input encoding per side: ``ID`` (one-hot id) or ``history`` (the row of the training
+  interaction matrix: a user's items, an item's users);
+* embedding function per side: ``MAT`` (a lookup / linear map) or ``MLP`` (the same
+  followed by ReLU and a linear layer);
+* interaction: ``multiply``, ``minus``, ``plus``, ``max``, ``min`` or ``concat``;
+* prediction: ``SUM``, ``VEC``, ``MLP`` or ``Norm`` (see :class:`PredictionHead`).
+
+A branch is written ``{user: ID-MAT, item: history-MLP, interaction: multiply,
+prediction: VEC}``; :data:`PRESETS` names the human-designed models of the tutorial's
+table as points of the space. Branches do not share embeddings.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from recbole.model.abstract_recommender import GeneralRecommender
+from recbole.model.init import xavier_normal_initialization
+
+from recbole_automl.model.layers import (
+    INTERACTIONS,
+    HistoryEncoder,
+    PredictionHead,
+    interaction_dim,
+)
+from recbole_automl.utils import ConfigError
+
+# The search space, as data: the choices of each stage of a branch.
+SPACE = {
+    "user": ["ID-MAT", "ID-MLP", "history-MAT", "history-MLP"],
+    "item": ["ID-MAT", "ID-MLP", "history-MAT", "history-MLP"],
+    "interaction": list(INTERACTIONS),
+    "prediction": list(PredictionHead.KINDS),
+}
+LOSSES = ("BPR", "CE", "MSE")
+
+
+def _branch(user, item, interaction, prediction):
+    return {"user": user, "item": item, "interaction": interaction, "prediction": prediction}
+
+
+_GMF = _branch("ID-MAT", "ID-MAT", "multiply", "VEC")
+_MLP = _branch("ID-MAT", "ID-MAT", "concat", "MLP")
+_MF = _branch("ID-MAT", "ID-MAT", "multiply", "SUM")
+_FISM = _branch("history-MAT", "ID-MAT", "multiply", "SUM")
+
+# Human-designed CF models as points of the space (the tutorial's table).
+PRESETS = {
+    "MF": [_MF],
+    "FISM": [_FISM],
+    "GMF": [_GMF],
+    "MLP": [_MLP],
+    "CMF": [_branch("ID-MAT", "ID-MAT", "minus", "Norm")],
+    "DMF": [_branch("history-MLP", "history-MLP", "multiply", "SUM")],
+    "JNCF-Cat": [_branch("history-MLP", "history-MLP", "concat", "MLP")],
+    "JNCF-Dot": [_branch("history-MLP", "history-MLP", "multiply", "MLP")],
+    "NeuMF": [_GMF, _MLP],
+    "SVD++": [_MF, _FISM],
+    "DELF": [
+        _branch("ID-MAT", "ID-MAT", "concat", "MLP"),
+        _branch("ID-MAT", "history-MAT", "concat", "MLP"),
+        _branch("history-MAT", "ID-MAT", "concat", "MLP"),
+        _branch("history-MAT", "history-MAT", "concat", "MLP"),
+    ],
+}
+
+
+def parse_architecture(architecture):
+    """Return ``architecture`` (a preset name, a branch or a list of branches) as a list.
+
+    Raises:
+        ConfigError: naming the bad part and the allowed values.
+    """
+    if isinstance(architecture, str):
+        if architecture not in PRESETS:
+            raise ConfigError(
+                f"Config key 'architecture': unknown preset '{architecture}'; "
+                f"presets are {list(PRESETS)}, or give a list of branches."
+            )
+        return [dict(branch) for branch in PRESETS[architecture]]
+    branches = [architecture] if isinstance(architecture, dict) else architecture
+    if not isinstance(branches, (list, tuple)) or not branches:
+        raise ConfigError(
+            "Config key 'architecture' must be a preset name or a non-empty list of "
+            f"branches, got {architecture!r}."
+        )
+    for branch in branches:
+        if not isinstance(branch, dict) or set(branch) != set(SPACE):
+            raise ConfigError(
+                f"Config key 'architecture': a branch needs exactly the keys "
+                f"{list(SPACE)}, got {branch!r}."
+            )
+        for stage, choice in branch.items():
+            if choice not in SPACE[stage]:
+                raise ConfigError(
+                    f"Config key 'architecture': {stage} '{choice}' is not one of "
+                    f"{SPACE[stage]}."
+                )
+    return [dict(branch) for branch in branches]
+
+
+class SideEncoder(nn.Module):
+    """Input encoding plus embedding function of one side (users or items)."""
+
+    def __init__(self, encoding, num_ids, history_matrix, embedding_size, alpha):
+        super().__init__()
+        source, function = encoding.split("-")
+        self.history = source == "history"
+        if self.history:
+            self.lookup = HistoryEncoder(history_matrix, embedding_size, alpha)
+        else:
+            self.lookup = nn.Embedding(num_ids, embedding_size)
+        self.mlp = None
+        if function == "MLP":
+            self.mlp = nn.Sequential(nn.ReLU(), nn.Linear(embedding_size, embedding_size))
+
+    def forward(self, ids, exclude=None):
+        if self.history:
+            x = self.lookup(ids, exclude)
+        else:
+            x = self.lookup(ids)
+        return x if self.mlp is None else self.mlp(x)
+
+
+class Branch(nn.Module):
+    """One user encoder, one item encoder, an interaction and a prediction head."""
+
+    def __init__(self, spec, n_users, n_items, matrix, embedding_size, alpha):
+        super().__init__()
+        self.user = SideEncoder(spec["user"], n_users, matrix, embedding_size, alpha)
+        self.item = SideEncoder(spec["item"], n_items, matrix.T, embedding_size, alpha)
+        self.interaction = INTERACTIONS[spec["interaction"]]
+        dim = interaction_dim(spec["interaction"], embedding_size)
+        self.head = PredictionHead(spec["prediction"], dim)
+
+    def score(self, user_vectors, item_vectors):
+        return self.head(self.interaction(user_vectors, item_vectors))
+
+
+class AutoCF(GeneralRecommender):
+    """A CF model assembled from the AutoCF search space (see the module docstring).
+
+    With ``architecture: ~`` the model is the MF preset and :class:`AutoCFTrainer`
+    searches the architecture; with a preset name or a list of branches it is that model.
+    The training objective follows ``loss_type``: ``BPR`` (pairwise, implicit feedback),
+    ``CE`` (pointwise with sampled negatives) or ``MSE`` (rating regression).
+    """
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        self.embedding_size = config["embedding_size"]  # width of every embedding
+        self.loss_type = config["loss_type"]  # BPR, CE or MSE
+        if self.loss_type not in LOSSES:
+            raise ConfigError(
+                f"Config key 'loss_type' of AutoCF must be one of {list(LOSSES)}, "
+                f"got {self.loss_type!r}."
+            )
+        self.LABEL = config["LABEL_FIELD"]
+        self.architecture = parse_architecture(config["architecture"] or "MF")
+        matrix = dataset.inter_matrix(form="csr")
+        alpha = config["history_alpha"]  # history rows are scaled by |row| ** -alpha
+        self.branches = nn.ModuleList(
+            Branch(spec, self.n_users, self.n_items, matrix, self.embedding_size, alpha)
+            for spec in self.architecture
+        )
+        # Regression starts from the mean training rating; ranking needs no offset.
+        mean = dataset.inter_feat[self.LABEL].float().mean() if self.loss_type == "MSE" else 0.0
+        self.bias = nn.Parameter(torch.full((1,), float(mean)))
+        self._all_items = None  # item vectors per branch, cached while evaluating
+        self.apply(xavier_normal_initialization)
+
+    def train(self, mode=True):
+        self._all_items = None
+        return super().train(mode)
+
+    def forward(self, user, item, observed=False):
+        """Scores of (user, item) pairs; ``observed`` pairs are in the training matrix."""
+        exclude_item, exclude_user = (item, user) if observed else (None, None)
+        score = self.bias
+        for branch in self.branches:
+            u = branch.user(user, exclude_item)
+            v = branch.item(item, exclude_user)
+            score = score + branch.score(u, v)
+        return score
+
+    def calculate_loss(self, interaction):
+        user = interaction[self.USER_ID]
+        item = interaction[self.ITEM_ID]
+        if self.loss_type == "BPR":
+            pos = self.forward(user, item, observed=True)
+            neg = self.forward(user, interaction[self.NEG_ITEM_ID])
+            return -F.logsigmoid(pos - neg).mean()
+        label = interaction[self.LABEL].float()
+        if self.loss_type == "MSE":
+            return F.mse_loss(self.forward(user, item, observed=True), label)
+        # CE: sampled negatives (label 0) are not in the training matrix.
+        score = self._forward_mixed(user, item, label > 0)
+        return F.binary_cross_entropy_with_logits(score, label)
+
+    def _forward_mixed(self, user, item, observed):
+        score = torch.empty_like(user, dtype=torch.float)
+        score[observed] = self.forward(user[observed], item[observed], observed=True)
+        score[~observed] = self.forward(user[~observed], item[~observed])
+        return score
+
+    def predict(self, interaction):
+        score = self.forward(interaction[self.USER_ID], interaction[self.ITEM_ID])
+        return torch.sigmoid(score) if self.loss_type == "CE" else score
+
+    def full_sort_predict(self, interaction):
+        user = interaction[self.USER_ID]
+        if self._all_items is None or self.training:
+            items = torch.arange(self.n_items, device=user.device)
+            self._all_items = [branch.item(items) for branch in self.branches]
+        score = self.bias
+        for branch, v in zip(self.branches, self._all_items):
+            u = branch.user(user)
+            score = score + branch.score(u.unsqueeze(1), v.unsqueeze(0))
+        return score.reshape(-1)

@@ -1,0 +1,112 @@
+"""Building blocks shared by the plugin's models.
+
+* :data:`INTERACTIONS`: how a user vector and an item vector are combined
+  (AutoCF's interaction stage; SIF searches over the same operations).
+* :class:`PredictionHead`: how an interaction vector becomes a score.
+* :class:`HistoryEncoder`: a side's interaction history as a sparse bag of
+  embeddings, so memory grows with the number of interactions only.
+"""
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Element-wise operations map (..., d) x (..., d) -> (..., d); concat -> (..., 2d).
+INTERACTIONS = {
+    "multiply": torch.mul,
+    "minus": torch.sub,
+    "plus": torch.add,
+    "max": torch.maximum,
+    "min": torch.minimum,
+    "concat": lambda u, v: torch.cat(torch.broadcast_tensors(u, v), dim=-1),
+}
+
+
+def interaction_dim(interaction, embedding_size):
+    """Width of the vector that ``interaction`` produces from two ``embedding_size`` vectors."""
+    return 2 * embedding_size if interaction == "concat" else embedding_size
+
+
+class PredictionHead(nn.Module):
+    """Turn interaction vectors (..., dim) into scores (...).
+
+    ``SUM`` adds the coordinates (an all-ones vector), ``VEC`` takes a learned weighted
+    sum, ``MLP`` a one-hidden-layer network, ``Norm`` the negative Euclidean norm (a
+    distance, as in metric learning, when the interaction is ``minus``).
+    """
+
+    KINDS = ("SUM", "VEC", "MLP", "Norm")
+
+    def __init__(self, kind, dim, hidden_size=None):
+        super().__init__()
+        self.kind = kind
+        if kind == "VEC":
+            self.weight = nn.Parameter(torch.ones(dim))
+        elif kind == "MLP":
+            hidden_size = hidden_size or dim
+            self.mlp = nn.Sequential(
+                nn.Linear(dim, hidden_size), nn.ReLU(), nn.Linear(hidden_size, 1)
+            )
+        elif kind not in self.KINDS:
+            raise ValueError(f"prediction '{kind}' is not one of {list(self.KINDS)}")
+
+    def forward(self, x):
+        if self.kind == "SUM":
+            return x.sum(dim=-1)
+        if self.kind == "VEC":
+            return x @ self.weight
+        if self.kind == "MLP":
+            return self.mlp(x).squeeze(-1)
+        return -torch.sqrt((x * x).sum(dim=-1) + 1e-8)
+
+
+class HistoryEncoder(nn.Module):
+    """Embed each row of a sparse matrix as the normalised sum of its columns' embeddings.
+
+    For a user the row is the set of items they interacted with in the training split
+    (FISM's user representation); for an item, the set of its users. Rows are scaled by
+    ``|row| ** -alpha``. Only the rows of a batch are touched (``embedding_bag``).
+
+    Args:
+        matrix (scipy.sparse matrix): rows x columns, 0/1 (or weighted) interactions.
+        embedding_size (int): width of the embeddings of the columns.
+        alpha (float): normalisation exponent (0: sum, 1: mean).
+    """
+
+    def __init__(self, matrix, embedding_size, alpha=0.5):
+        super().__init__()
+        csr = matrix.tocsr().astype(np.float32)
+        csr.sum_duplicates()
+        csr.data[:] = 1.0  # a row is a set: repeated interactions count once
+        counts = np.diff(csr.indptr)
+        scale = np.power(np.maximum(counts, 1), -alpha).astype(np.float32)
+        weights = csr.data * np.repeat(scale, counts)
+        self.register_buffer("indptr", torch.as_tensor(csr.indptr, dtype=torch.long))
+        self.register_buffer("indices", torch.as_tensor(csr.indices, dtype=torch.long))
+        self.register_buffer("weights", torch.as_tensor(weights))
+        self.register_buffer("scale", torch.as_tensor(scale))
+        self.embedding = nn.Embedding(csr.shape[1], embedding_size)
+
+    def forward(self, rows, exclude=None):
+        """Embed ``rows``; ``exclude`` (same shape) names one column per row to leave out.
+
+        The excluded column must be in its row: pass it for observed training pairs, so
+        that a user's own positive item is not part of their representation (it never is
+        at test time).
+        """
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        lengths = ends - starts
+        offsets = torch.cumsum(lengths, 0) - lengths
+        positions = torch.arange(int(lengths.sum()), device=rows.device)
+        positions = positions - torch.repeat_interleave(offsets - starts, lengths)
+        out = F.embedding_bag(
+            self.indices[positions],
+            self.embedding.weight,
+            offsets,
+            mode="sum",
+            per_sample_weights=self.weights[positions],
+        )
+        if exclude is not None:
+            out = out - self.scale[rows].unsqueeze(-1) * self.embedding(exclude)
+        return out

@@ -1,0 +1,123 @@
+"""The search loop shared by every method: ask, evaluate, record, tell, until the budget ends."""
+
+import time
+import traceback
+
+import numpy as np
+
+from recbole_automl.search.journal import FAILED, Trial, best_trial
+
+
+class TrialOutcome:
+    """What an objective returns for one point.
+
+    Attributes:
+        value (float): the validation score used for selection.
+        result (dict): every validation metric of the best epoch.
+        curve (list): the validation score after each evaluation.
+        epochs (int): epochs trained.
+    """
+
+    def __init__(self, value, result=None, curve=None, epochs=0):
+        self.value = float(value)
+        self.result = {k: float(v) for k, v in (result or {}).items()}
+        self.curve = [float(v) for v in (curve or [])]
+        self.epochs = int(epochs)
+
+
+def evaluate_point(objective, point, number, round_index, time_limit_s):
+    """Run ``objective(point, time_limit_s)``; a NaN or an exception gives a failed trial."""
+    start = time.monotonic()
+    trial = Trial(number=number, round=round_index, point=point)
+    try:
+        outcome = objective(point, time_limit_s)
+        if not np.isfinite(outcome.value):
+            raise ValueError(f"validation score is {outcome.value}")
+        trial.value, trial.result = outcome.value, outcome.result
+        trial.curve, trial.epochs = outcome.curve, outcome.epochs
+    except Exception as error:  # a failing candidate must not end the search
+        trial.status = FAILED
+        trial.error = "".join(traceback.format_exception_only(type(error), error)).strip()
+    trial.seconds = round(time.monotonic() - start, 3)
+    return trial
+
+
+def run_search(
+    objective,
+    space,
+    strategy,
+    budget,
+    journal,
+    *,
+    bigger=True,
+    seed=0,
+    batch_size=1,
+    progress=None,
+    logger=None,
+):
+    """Search ``space`` with ``strategy`` until ``budget`` is spent; return all trials.
+
+    Rounds are replayed from the journal: round ``r`` draws with a generator seeded by
+    ``(seed, r)`` and the strategy has been told exactly the trials of earlier rounds, so a
+    rerun proposes the same points and takes finished ones from the journal instead of
+    evaluating them again.
+
+    Args:
+        objective (callable): ``objective(point, time_limit_s) -> TrialOutcome``.
+        space (Space): the search space.
+        strategy (Strategy): proposes points.
+        budget (Budget): trials and/or seconds.
+        journal (Journal): where finished trials are recorded.
+        bigger (bool): whether a bigger validation score is better.
+        seed (int): seeds the proposals.
+        batch_size (int): points asked per round.
+        progress (SearchProgress, optional): updated after each trial.
+        logger (logging.Logger, optional): one line per trial.
+
+    Returns:
+        list of Trial: every trial of this search, in order.
+    """
+    recorded = {space.key(t.point): t for t in journal.load()}
+    trials, told = [], set()
+    round_index = 0
+    while not budget.exhausted:
+        rng = np.random.default_rng([seed, round_index])
+        points = strategy.ask(batch_size, rng, exclude=told)
+        if not points:
+            break  # the space is exhausted
+        finished = []
+        for point in points:
+            if budget.exhausted:
+                break
+            key = space.key(point)
+            reused = key in recorded
+            if reused:
+                trial = recorded[key]
+                budget.credit(trial.seconds)
+            else:
+                trial = evaluate_point(
+                    objective, point, len(trials), round_index, budget.seconds_left
+                )
+                journal.append(trial)
+            budget.count()
+            trials.append(trial)
+            finished.append(trial)
+            if logger is not None:
+                logger.info(_describe(trial, len(trials), budget, reused))
+            if progress is not None:
+                progress.update(trial, best_trial(trials, bigger), budget)
+        for trial in finished:
+            told.add(space.key(trial.point))
+            strategy.tell(trial.point, trial.utility(bigger))
+        round_index += 1
+    return trials
+
+
+def _describe(trial, count, budget, reused):
+    total = f"/{budget.max_trials}" if budget.max_trials else ""
+    if trial.complete:
+        outcome = f"valid score {trial.value:.4f} ({trial.epochs} epochs)"
+    else:
+        outcome = f"failed: {trial.error}"
+    source = " (from the journal)" if reused else ""
+    return f"trial {count}{total}{source} {outcome} in {trial.seconds:.1f} s: {trial.point}"

@@ -1,0 +1,90 @@
+"""Search spaces: what can be sampled, how a point is encoded and named.
+
+A point is plain data (dicts and lists of strings and numbers), so it can be written to
+the journal and into a RecBole config as it is.
+"""
+
+import itertools
+import json
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+def point_key(point):
+    """A canonical string naming ``point``: equal points have equal keys."""
+    return json.dumps(point, sort_keys=True, separators=(",", ":"))
+
+
+class Space(ABC):
+    """A set of points a strategy can sample from."""
+
+    @abstractmethod
+    def sample(self, rng):
+        """One point drawn at random with ``rng`` (a ``numpy.random.Generator``)."""
+
+    @abstractmethod
+    def encode(self, point):
+        """A fixed-length float vector describing ``point`` (the input of a predictor)."""
+
+    def key(self, point):
+        return point_key(point)
+
+
+class CategoricalSpace(Space):
+    """Points are dicts ``{name: choice}``, one choice per name.
+
+    Example:
+        >>> space = CategoricalSpace({"op": ["plus", "max"], "head": ["SUM", "VEC"]})
+        >>> space.encode({"op": "max", "head": "SUM"})
+        array([0., 1., 1., 0.], dtype=float32)
+    """
+
+    def __init__(self, choices):
+        self.choices = {name: list(values) for name, values in choices.items()}
+        self.dim = sum(len(values) for values in self.choices.values())
+
+    def sample(self, rng):
+        return {name: values[rng.integers(len(values))] for name, values in self.choices.items()}
+
+    def encode(self, point):
+        vector = np.zeros(self.dim, dtype=np.float32)
+        offset = 0
+        for name, values in self.choices.items():
+            vector[offset + values.index(point[name])] = 1.0
+            offset += len(values)
+        return vector
+
+    def grid(self):
+        """Every point, in a fixed order."""
+        names = list(self.choices)
+        for values in itertools.product(*self.choices.values()):
+            yield dict(zip(names, values))
+
+    def __len__(self):
+        return int(np.prod([len(values) for values in self.choices.values()]))
+
+
+class BranchSpace(Space):
+    """Points are sets of 1 to ``max_branches`` distinct points of ``branch`` (their sum).
+
+    A set is stored as a list sorted by key, so the same branches in another order are the
+    same point. The encoding adds the branches' encodings.
+    """
+
+    def __init__(self, branch, max_branches=1):
+        if max_branches < 1:
+            raise ValueError(f"max_branches must be at least 1, got {max_branches}")
+        self.branch = branch
+        self.max_branches = max_branches
+
+    def sample(self, rng):
+        count = int(rng.integers(1, self.max_branches + 1))
+        branches = {}
+        while len(branches) < count:
+            branch = self.branch.sample(rng)
+            branches[self.branch.key(branch)] = branch
+        return [branches[key] for key in sorted(branches)]
+
+    def encode(self, point):
+        return np.sum([self.branch.encode(branch) for branch in point], axis=0)

@@ -1,0 +1,123 @@
+"""Strategies decide which points to evaluate next: ``ask`` for points, ``tell`` results.
+
+Every strategy maximises a utility (the search loop turns "smaller is better" metrics
+around) and receives ``None`` for a failed trial.
+"""
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Strategy(ABC):
+    """Base class: keeps the told points and utilities."""
+
+    def __init__(self, space):
+        self.space = space
+        self.points, self.utilities = [], []
+
+    @abstractmethod
+    def ask(self, n, rng, exclude):
+        """Up to ``n`` new points whose keys are not in ``exclude``, drawn with ``rng``."""
+
+    def tell(self, point, utility):
+        self.points.append(point)
+        self.utilities.append(utility)
+
+    def _sample_unique(self, n, rng, exclude, max_tries_per_point=50):
+        points, keys = [], set(exclude)
+        for _ in range(n * max_tries_per_point):
+            if len(points) == n:
+                break
+            point = self.space.sample(rng)
+            key = self.space.key(point)
+            if key not in keys:
+                keys.add(key)
+                points.append(point)
+        return points
+
+
+class RandomStrategy(Strategy):
+    """Uniform random sampling without repeats."""
+
+    def ask(self, n, rng, exclude):
+        return self._sample_unique(n, rng, exclude)
+
+
+class ArchitecturePredictor(nn.Module):
+    """A small MLP that scores encoded points; trained to rank, not to regress.
+
+    Args:
+        input_dim (int): length of the space's encoding.
+        hidden_size (int): width of the hidden layer.
+    """
+
+    def __init__(self, input_dim, hidden_size=32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(input_dim, hidden_size), nn.ReLU(), nn.Linear(hidden_size, 1)
+        )
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+    def fit(self, x, utility, steps=200, lr=0.01, weight_decay=1e-4):
+        """Pairwise ranking loss over every ordered pair; ``nan`` utility ranks below all."""
+        utility = torch.nan_to_num(utility, nan=-float("inf"))
+        better = utility.unsqueeze(1) > utility.unsqueeze(0)
+        i, j = better.nonzero(as_tuple=True)
+        if len(i) == 0:
+            return
+        optimizer = torch.optim.Adam(self.parameters(), lr=lr, weight_decay=weight_decay)
+        self.train()
+        for _ in range(steps):
+            score = self(x)
+            loss = F.softplus(score[j] - score[i]).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        self.eval()
+
+
+class PredictorStrategy(Strategy):
+    """ARSP, the tutorial's Algorithm 1 (Gao et al., KDD 2021).
+
+    Each ``ask(k1)`` samples ``k1 + k2`` unseen random points and returns the ``k1`` that
+    a predictor, trained with a ranking loss on every point told so far, ranks highest.
+    Before two points have been told, it returns the first ``k1`` random ones.
+
+    Args:
+        space (Space): the search space.
+        k2 (int): extra random candidates per ask that the predictor filters out.
+        steps (int): predictor training steps per refit.
+        seed (int): seeds the predictor's initialisation.
+    """
+
+    def __init__(self, space, k2=45, steps=200, seed=0):
+        super().__init__(space)
+        self.k2 = k2
+        self.steps = steps
+        self.seed = seed
+        self.predictor = None
+
+    def _refit(self):
+        x = torch.as_tensor(np.stack([self.space.encode(p) for p in self.points]))
+        y = torch.tensor([np.nan if u is None else u for u in self.utilities], dtype=torch.float32)
+        # Seeded by the number of records, so a resumed search refits identically.
+        torch.manual_seed(self.seed * 100003 + len(self.points))
+        self.predictor = ArchitecturePredictor(x.shape[1])
+        self.predictor.fit(x, y, steps=self.steps)
+
+    def ask(self, n, rng, exclude):
+        candidates = self._sample_unique(n + self.k2, rng, exclude)
+        if len(self.points) < 2:
+            return candidates[:n]
+        self._refit()
+        with torch.no_grad():
+            x = torch.as_tensor(np.stack([self.space.encode(p) for p in candidates]))
+            scores = self.predictor(x).numpy()
+        order = np.argsort(-scores, kind="stable")
+        return [candidates[i] for i in order[:n]]

@@ -1,0 +1,156 @@
+"""AutoCF: the model, its presets, and the ARSP search of AutoCFTrainer."""
+
+import os
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from conftest import ROOT, tiny_config
+
+from recbole_automl import Config, ConfigError, run_recbole_automl
+from recbole_automl.model.general_recommender.autocf import PRESETS
+from recbole_automl.model.layers import HistoryEncoder
+from recbole_automl.search import Journal
+from recbole_automl.trainer import AutoCFTrainer
+
+EXPLICIT = os.path.join(ROOT, "configs", "autocf_explicit.yaml")
+SEARCH = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6}
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_trains_and_tests(preset):
+    result = run_recbole_automl(model="AutoCF", config_dict=tiny_config(architecture=preset))
+    assert 0.0 <= result["test_result"]["ndcg@10"] <= 1.0
+
+
+@pytest.mark.parametrize("loss", ["CE", "BPR"])
+def test_implicit_losses(loss):
+    config = tiny_config(architecture="NeuMF", loss_type=loss)
+    result = run_recbole_automl(model="AutoCF", config_dict=config)
+    assert "ndcg@10" in result["test_result"]
+
+
+def test_explicit_feedback_regresses_ratings():
+    result = run_recbole_automl(
+        model="AutoCF",
+        config_file_list=[EXPLICIT],
+        config_dict=tiny_config(architecture="SVD++", epochs=3),
+    )
+    assert set(result["test_result"]) == {"rmse", "mae"}
+    assert result["valid_score_bigger"] is False
+    assert result["test_result"]["rmse"] < 1.25  # ratings are 1-5; their mean gives ~1.1
+
+
+def test_mf_preset_trains_exactly_like_recbole_bpr():
+    bpr = run_recbole_automl(model="BPR", config_dict=tiny_config(epochs=2))
+    mf = run_recbole_automl(model="AutoCF", config_dict=tiny_config(epochs=2, architecture="MF"))
+    assert mf["best_valid_result"] == pytest.approx(bpr["best_valid_result"], abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "architecture, message",
+    [
+        ("NoSuchModel", "unknown preset 'NoSuchModel'; presets are"),
+        ([{"user": "ID-MAT", "item": "ID-MAT", "interaction": "divide", "prediction": "SUM"}],
+         "interaction 'divide' is not one of"),
+        ([{"user": "ID-MAT"}], "a branch needs exactly the keys"),
+    ],
+)  # fmt: skip
+def test_bad_architecture_names_the_key_and_the_choices(architecture, message):
+    with pytest.raises(ConfigError, match=f"'architecture'.*{message}"):
+        run_recbole_automl(model="AutoCF", config_dict=tiny_config(architecture=architecture))
+
+
+def test_bad_loss_and_strategy_name_their_keys():
+    with pytest.raises(
+        ConfigError, match="'loss_type' of AutoCF must be one of \\['BPR', 'CE', 'MSE'\\]"
+    ):
+        run_recbole_automl(model="AutoCF", config_dict=tiny_config(loss_type="hinge"))
+    with pytest.raises(ConfigError, match="'search_strategy' must be one of"):
+        run_recbole_automl(model="AutoCF", config_dict=tiny_config(search_strategy="grid"))
+
+
+def test_history_encoder_is_sparse_and_matches_the_dense_formula():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((30, 40)) < 0.2).astype(np.float32)
+    encoder = HistoryEncoder(sp.csr_matrix(dense), embedding_size=4, alpha=0.5)
+    assert encoder.indices.numel() == int(dense.sum())  # memory follows the interactions
+    rows = torch.tensor([0, 3, 7, 3])
+    norm = np.maximum(dense.sum(1, keepdims=True), 1) ** -0.5
+    weight = encoder.embedding.weight.detach().numpy()
+    expected = (dense * norm)[rows.numpy()] @ weight
+    assert np.allclose(encoder(rows).detach().numpy(), expected, atol=1e-5)
+    # Leaving out an observed column removes exactly its share.
+    row, col = 3, int(np.flatnonzero(dense[3])[0])
+    left_out = dense.copy()
+    left_out[row, col] = 0
+    expected = (left_out[row] * norm[row]) @ weight
+    got = encoder(torch.tensor([row]), exclude=torch.tensor([col]))[0].detach().numpy()
+    assert np.allclose(got, expected, atol=1e-5)
+
+
+def test_full_sort_scores_equal_pairwise_scores():
+    from recbole.data import create_dataset, data_preparation
+    from recbole.data.interaction import Interaction
+
+    from recbole_automl.model.general_recommender.autocf import AutoCF
+
+    config = Config(model="AutoCF", config_dict=tiny_config(architecture="DELF"))
+    train, _, _ = data_preparation(config, create_dataset(config))
+    model = AutoCF(config, train._dataset).eval()
+    users = torch.tensor([1, 5])
+    full = model.full_sort_predict(Interaction({"user_id": users})).view(2, -1)
+    items = torch.arange(model.n_items)
+    pairwise = model.predict(
+        Interaction({"user_id": users.repeat_interleave(len(items)), "item_id": items.repeat(2)})
+    ).view(2, -1)
+    assert torch.allclose(full, pairwise, atol=1e-5)
+
+
+def _search_config(**overrides):
+    return tiny_config(epochs=2, **SEARCH, **overrides)
+
+
+def test_search_records_exports_and_resumes(isolated_run, caplog):
+    first = run_recbole_automl(model="AutoCF", config_dict=_search_config())
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(search_dir / "journal.jsonl").load()
+    assert len(trials) == 4 and all(t.complete for t in trials)
+    assert {"architecture", "model", "dataset", "seed"} <= set(
+        __import__("yaml").safe_load(open(search_dir / "best.yaml"))
+    )
+    assert (search_dir / "trajectory.png").exists()
+
+    # Same command again: every candidate comes from the journal, the result is the same.
+    again = run_recbole_automl(model="AutoCF", config_dict=_search_config())
+    assert len(Journal(search_dir / "journal.jsonl").load()) == 4
+    assert again["test_result"] == first["test_result"]
+
+    # The exported config reproduces the final model without searching.
+    reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
+    assert reproduced["test_result"] == first["test_result"]
+
+
+def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, monkeypatch):
+    original = AutoCFTrainer._train_candidate
+    calls = []
+
+    def fail_first(self, architecture, *args):
+        calls.append(architecture)
+        if len(calls) == 1:
+            raise ValueError("Training loss is nan")
+        return original(self, architecture, *args)
+
+    monkeypatch.setattr(AutoCFTrainer, "_train_candidate", fail_first)
+    run_recbole_automl(model="AutoCF", config_dict=_search_config())
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(search_dir / "journal.jsonl").load()
+    assert [t.status for t in trials] == ["failed", "complete", "complete", "complete"]
+    assert "Training loss is nan" in trials[0].error
+
+
+def test_random_strategy_and_fused_candidates():
+    config = _search_config(search_strategy="random", search_max_branches=2)
+    result = run_recbole_automl(model="AutoCF", config_dict=config)
+    assert "ndcg@10" in result["test_result"]
