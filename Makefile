@@ -6,7 +6,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
-ARGS ?= --model=BPR --dataset=ml-100k
+ARGS ?= --model=AutoCF --dataset=ml-100k
 PY := $(VENV)/bin/python
 
 .PHONY: install run test lint

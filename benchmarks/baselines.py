@@ -210,9 +210,9 @@ def main():
     parser.add_argument(
         "--time_limit",
         nargs="*",
-        default=["FISM=900"],
+        default=["FISM=600"],
         metavar="MODEL=SECONDS",
-        help="train_time_limit per model (default: FISM=900, RecBole's FISM runs for hours)",
+        help="train_time_limit per model (default: FISM=600; RecBole's FISM runs for hours)",
     )
     parser.add_argument("--run-one", nargs=2, metavar=("MODEL", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()

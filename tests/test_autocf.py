@@ -154,3 +154,16 @@ def test_random_strategy_and_fused_candidates():
     config = _search_config(search_strategy="random", search_max_branches=2)
     result = run_recbole_automl(model="AutoCF", config_dict=config)
     assert "ndcg@10" in result["test_result"]
+
+
+def test_parallel_candidates_score_as_serial_ones(isolated_run):
+    serial = run_recbole_automl(model="AutoCF", config_dict=_search_config(search_dir="serial"))
+    parallel = run_recbole_automl(
+        model="AutoCF", config_dict=_search_config(search_dir="parallel", search_workers=2)
+    )
+
+    def records(folder):
+        return [(t.point, t.value) for t in Journal(isolated_run / folder / "journal.jsonl").load()]
+
+    assert records("parallel") == records("serial")
+    assert parallel["test_result"] == serial["test_result"]

@@ -11,6 +11,8 @@ from recbole_automl.search import (
     BranchSpace,
     Budget,
     CategoricalSpace,
+    ForkExecutor,
+    GridStrategy,
     Journal,
     PredictorStrategy,
     RandomStrategy,
@@ -165,3 +167,23 @@ def test_run_key_ignores_budget_keys():
 def test_branch_space_rejects_bad_sizes(max_branches):
     with pytest.raises(ValueError, match="max_branches"):
         BranchSpace(CategoricalSpace(CHOICES), max_branches)
+
+
+def test_grid_strategy_visits_every_point_once(tmp_path):
+    space = CategoricalSpace(CHOICES)
+    trials = search(tmp_path, GridStrategy(space, space.grid(), seed=1), trials=100)
+    assert len(trials) == 36
+    assert sorted(space.key(t.point) for t in trials) == sorted(map(space.key, space.grid()))
+
+
+def test_fork_executor_runs_the_same_search_in_parallel(tmp_path):
+    serial = search(tmp_path / "serial", trials=9, seed=2)
+    space = CategoricalSpace(CHOICES)
+    parallel = run_search(
+        toy_objective, space, RandomStrategy(space), Budget(max_trials=9),
+        Journal(tmp_path / "parallel" / "journal.jsonl"), seed=2, batch_size=3,
+        executor=ForkExecutor(2),
+    )  # fmt: skip
+    assert [(t.point, t.value, t.status) for t in parallel] == [
+        (t.point, t.value, t.status) for t in serial
+    ]

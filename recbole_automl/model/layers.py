@@ -95,7 +95,9 @@ class HistoryEncoder(nn.Module):
         that a user's own positive item is not part of their representation (it never is
         at test time).
         """
-        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        # A batch repeats rows (a user with several pairs): embed each distinct row once.
+        unique, inverse = torch.unique(rows, return_inverse=True)
+        starts, ends = self.indptr[unique], self.indptr[unique + 1]
         lengths = ends - starts
         offsets = torch.cumsum(lengths, 0) - lengths
         positions = torch.arange(int(lengths.sum()), device=rows.device)
@@ -106,7 +108,7 @@ class HistoryEncoder(nn.Module):
             offsets,
             mode="sum",
             per_sample_weights=self.weights[positions],
-        )
+        )[inverse]
         if exclude is not None:
             out = out - self.scale[rows].unsqueeze(-1) * self.embedding(exclude)
         return out

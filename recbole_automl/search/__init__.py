@@ -7,6 +7,7 @@ search resumable, and :mod:`report` for the progress bar, plots and exported con
 """
 
 from recbole_automl.search.budget import Budget
+from recbole_automl.search.executor import ForkExecutor, SerialExecutor, make_executor
 from recbole_automl.search.journal import COMPLETE, FAILED, Journal, Trial, best_trial
 from recbole_automl.search.loop import TrialOutcome, evaluate_point, run_search
 from recbole_automl.search.report import (
@@ -19,6 +20,7 @@ from recbole_automl.search.report import (
 from recbole_automl.search.space import BranchSpace, CategoricalSpace, Space, point_key
 from recbole_automl.search.strategies import (
     ArchitecturePredictor,
+    GridStrategy,
     PredictorStrategy,
     RandomStrategy,
     Strategy,
@@ -31,10 +33,13 @@ __all__ = [
     "CategoricalSpace",
     "COMPLETE",
     "FAILED",
+    "ForkExecutor",
+    "GridStrategy",
     "Journal",
     "PredictorStrategy",
     "RandomStrategy",
     "SearchProgress",
+    "SerialExecutor",
     "Space",
     "Strategy",
     "Trial",
@@ -43,6 +48,7 @@ __all__ = [
     "best_trial",
     "evaluate_point",
     "export_config",
+    "make_executor",
     "plot_trajectory",
     "point_key",
     "run_key",

@@ -5,6 +5,7 @@ import traceback
 
 import numpy as np
 
+from recbole_automl.search.executor import SerialExecutor
 from recbole_automl.search.journal import FAILED, Trial, best_trial
 
 
@@ -54,6 +55,7 @@ def run_search(
     batch_size=1,
     progress=None,
     logger=None,
+    executor=None,
 ):
     """Search ``space`` with ``strategy`` until ``budget`` is spent; return all trials.
 
@@ -67,57 +69,74 @@ def run_search(
         space (Space): the search space.
         strategy (Strategy): proposes points.
         budget (Budget): trials and/or seconds.
-        journal (Journal): where finished trials are recorded.
+        journal (Journal, optional): where finished trials are recorded; ``None`` keeps
+            them in memory only.
         bigger (bool): whether a bigger validation score is better.
         seed (int): seeds the proposals.
         batch_size (int): points asked per round.
         progress (SearchProgress, optional): updated after each trial.
         logger (logging.Logger, optional): one line per trial.
+        executor (optional): runs the trials of a round; :class:`SerialExecutor` by default.
 
     Returns:
         list of Trial: every trial of this search, in order.
     """
-    recorded = {space.key(t.point): t for t in journal.load()}
-    trials, told = [], set()
+    executor = executor or SerialExecutor()
+    recorded = {space.key(t.point): t for t in journal.load()} if journal else {}
+    trials, finished, told = [], [], set()
     round_index = 0
+
+    def finish(trial, reused):
+        budget.count()
+        finished.append(trial)
+        if logger is not None:
+            logger.info(_describe(trial, budget, reused))
+        if progress is not None:
+            progress.update(trial, best_trial(finished, bigger), budget)
+
     while not budget.exhausted:
         rng = np.random.default_rng([seed, round_index])
         points = strategy.ask(batch_size, rng, exclude=told)
         if not points:
             break  # the space is exhausted
-        finished = []
-        for point in points:
-            if budget.exhausted:
-                break
-            key = space.key(point)
-            reused = key in recorded
-            if reused:
-                trial = recorded[key]
-                budget.credit(trial.seconds)
-            else:
-                trial = evaluate_point(
-                    objective, point, len(trials), round_index, budget.seconds_left
-                )
+        if budget.max_trials is not None:
+            points = points[: budget.max_trials - budget.trials]
+        done = {}
+        for i, point in enumerate(points):
+            if space.key(point) in recorded:
+                done[i] = recorded[space.key(point)]
+                budget.credit(done[i].seconds)
+                finish(done[i], reused=True)
+        pending = [i for i in range(len(points)) if i not in done]
+        first = len(trials)
+
+        def jobs(pending=pending, points=points, first=first):
+            for i in pending:
+                if budget.exhausted:
+                    return
+                yield points[i], first + i, budget.seconds_left
+
+        def evaluate(point, number, time_limit_s, round_index=round_index):
+            return evaluate_point(objective, point, number, round_index, time_limit_s)
+
+        for i, trial in zip(pending, executor.map(evaluate, jobs())):
+            if journal is not None:
                 journal.append(trial)
-            budget.count()
-            trials.append(trial)
-            finished.append(trial)
-            if logger is not None:
-                logger.info(_describe(trial, len(trials), budget, reused))
-            if progress is not None:
-                progress.update(trial, best_trial(trials, bigger), budget)
-        for trial in finished:
-            told.add(space.key(trial.point))
-            strategy.tell(trial.point, trial.utility(bigger))
+            done[i] = trial
+            finish(trial, reused=False)
+        for i in sorted(done):
+            trials.append(done[i])
+            told.add(space.key(done[i].point))
+            strategy.tell(done[i].point, done[i].utility(bigger))
         round_index += 1
     return trials
 
 
-def _describe(trial, count, budget, reused):
+def _describe(trial, budget, reused):
     total = f"/{budget.max_trials}" if budget.max_trials else ""
     if trial.complete:
         outcome = f"valid score {trial.value:.4f} ({trial.epochs} epochs)"
     else:
         outcome = f"failed: {trial.error}"
     source = " (from the journal)" if reused else ""
-    return f"trial {count}{total}{source} {outcome} in {trial.seconds:.1f} s: {trial.point}"
+    return f"trial {budget.trials}{total}{source} {outcome} in {trial.seconds:.1f} s: {trial.point}"

@@ -88,3 +88,9 @@ class BranchSpace(Space):
 
     def encode(self, point):
         return np.sum([self.branch.encode(branch) for branch in point], axis=0)
+
+    def grid(self):
+        """Every single-branch point (the grid of sums of several is not enumerated)."""
+        if self.max_branches != 1:
+            raise ValueError("only a space of single branches can be enumerated")
+        return ([branch] for branch in self.branch.grid())

@@ -47,6 +47,28 @@ class RandomStrategy(Strategy):
         return self._sample_unique(n, rng, exclude)
 
 
+class GridStrategy(Strategy):
+    """Every point of a finite list exactly once, in an order shuffled by ``seed``.
+
+    Args:
+        space (Space): the search space (for keys).
+        points (list): every point to visit.
+        seed (int, optional): shuffles the order; ``None`` keeps the given order.
+    """
+
+    def __init__(self, space, points, seed=None):
+        super().__init__(space)
+        self.grid = list(points)
+        if seed is not None:
+            order = np.random.default_rng(seed).permutation(len(self.grid))
+            self.grid = [self.grid[i] for i in order]
+
+    def ask(self, n, rng, exclude):
+        exclude = set(exclude)
+        fresh = (p for p in self.grid if self.space.key(p) not in exclude)
+        return [p for _, p in zip(range(n), fresh)]
+
+
 class ArchitecturePredictor(nn.Module):
     """A small MLP that scores encoded points; trained to rank, not to regress.
 

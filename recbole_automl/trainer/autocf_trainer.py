@@ -20,6 +20,7 @@ from recbole_automl.search import (
     BranchSpace,
     Budget,
     CategoricalSpace,
+    GridStrategy,
     Journal,
     PredictorStrategy,
     RandomStrategy,
@@ -27,6 +28,7 @@ from recbole_automl.search import (
     TrialOutcome,
     best_trial,
     export_config,
+    make_executor,
     plot_trajectory,
     run_key,
     run_search,
@@ -34,7 +36,7 @@ from recbole_automl.search import (
 from recbole_automl.trainer.stopping import fit
 from recbole_automl.utils import ConfigError, reseed
 
-STRATEGIES = ("arsp", "random")
+STRATEGIES = ("arsp", "random", "grid")
 # Keys that do not change which candidates a search trains and how: a rerun that differs
 # only in these resumes the same journal (a larger budget extends the search).
 RUN_KEY_IGNORES = (
@@ -82,6 +84,8 @@ class AutoCFTrainer(Trainer):
             )  # fmt: skip
         elif strategy_name == "random":
             strategy = RandomStrategy(space)
+        elif strategy_name == "grid":
+            strategy = GridStrategy(space, space.grid(), seed=config["seed"])
         else:
             raise ConfigError(
                 f"Config key 'search_strategy' must be one of {list(STRATEGIES)}, "
@@ -100,6 +104,7 @@ class AutoCFTrainer(Trainer):
                 objective, space, strategy, budget, Journal(os.path.join(folder, "journal.jsonl")),
                 bigger=self.valid_metric_bigger, seed=config["seed"],
                 batch_size=config["arsp_k1"], progress=progress, logger=self.logger,
+                executor=make_executor(config["search_workers"], config["device"]),
             )  # fmt: skip
         finally:
             progress.close()
