@@ -200,6 +200,7 @@ def parse_overrides(pairs):
 
 
 def main():
+    global RESULTS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", choices=sorted(TASKS), default="general")
     parser.add_argument("--dataset", default="ml-100k")
@@ -214,8 +215,10 @@ def main():
         metavar="MODEL=SECONDS",
         help="train_time_limit per model (default: FISM=600; RecBole's FISM runs for hours)",
     )
+    parser.add_argument("--results_dir", default=RESULTS, help="where tables and records go")
     parser.add_argument("--run-one", nargs=2, metavar=("MODEL", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    RESULTS = os.path.abspath(args.results_dir)
 
     task = TASKS[args.task]
     config_dict = dict(task["config"])

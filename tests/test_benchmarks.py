@@ -1,0 +1,33 @@
+"""The benchmark scripts run end to end on tiny data and write real tables."""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT, TEST_DATA
+
+
+def test_baseline_benchmark_writes_records_table_and_chart(tmp_path):
+    out = tmp_path / "results"
+    command = [
+        sys.executable, os.path.join(ROOT, "benchmarks", "baselines.py"),
+        "--task", "general", "--dataset", "tiny", "--data_path", TEST_DATA,
+        "--models", "Pop", "BPR", "--seeds", "1", "2", "--results_dir", str(out),
+        "--config_files", os.path.join(TEST_DATA, "bench_fast.yaml"),
+    ]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in open(out / "raw" / "tiny-general.jsonl")]
+    assert [(r["model"], r["seed"]) for r in records] == [
+        ("Pop", 1), ("Pop", 2), ("BPR", 1), ("BPR", 2)
+    ]  # fmt: skip
+    assert all(0 <= r["test"]["ndcg@10"] <= 1 and r["peak_rss_mib"] > 0 for r in records)
+    table = (out / "tiny-general.md").read_text()
+    assert "| BPR | 2 |" in table and "baselines.py" in table
+    assert (out / "tiny-general.png").stat().st_size > 1000
+
+    # A rerun skips what is recorded.
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert "seed" not in again.stdout
+    assert len(open(out / "raw" / "tiny-general.jsonl").readlines()) == 4
