@@ -126,8 +126,12 @@ class AutoCFTrainer(Trainer):
         return best
 
     def _train_candidate(self, architecture, train_data, valid_data, time_limit_s):
+        epochs = self.config["search_epochs"]
         config = derive_config(
-            self.config, architecture=architecture, epochs=self.config["search_epochs"]
+            self.config,
+            architecture=architecture,
+            epochs=epochs,
+            eval_step=self.config["search_eval_step"] or epochs,
         )
         reseed(config, train_data)
         model = AutoCF(config, train_data._dataset).to(config["device"])
