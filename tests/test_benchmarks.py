@@ -31,3 +31,22 @@ def test_baseline_benchmark_writes_records_table_and_chart(tmp_path):
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert "seed" not in again.stdout
     assert len(open(out / "raw" / "tiny-general.jsonl").readlines()) == 4
+
+
+def test_strategy_replay_uses_only_the_table_and_never_repeats(monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import autocf_search
+
+    from recbole_automl.model.general_recommender.autocf import SPACE
+    from recbole_automl.search import CategoricalSpace, Trial, point_key
+
+    points = [[b] for b in list(CategoricalSpace(SPACE).grid())[:30]]
+    table = {
+        point_key(p): Trial(number=i, round=0, point=p, value=float(i % 7))
+        for i, p in enumerate(points)
+    }
+    for strategy in ("random", "arsp"):
+        trials = autocf_search.replay(table, strategy, seed=0, trials=20, k1=5, k2=10, bigger=True)
+        keys = [point_key(t.point) for t in trials]
+        assert len(keys) == 20 == len(set(keys)) and set(keys) <= set(table)
+        assert all(t.value == table[point_key(t.point)].value for t in trials)
