@@ -68,7 +68,7 @@ def test_bad_loss_and_strategy_name_their_keys():
     ):
         run_recbole_automl(model="AutoCF", config_dict=tiny_config(loss_type="hinge"))
     with pytest.raises(ConfigError, match="'search_strategy' must be one of"):
-        run_recbole_automl(model="AutoCF", config_dict=tiny_config(search_strategy="grid"))
+        run_recbole_automl(model="AutoCF", config_dict=tiny_config(search_strategy="bayes"))
 
 
 def test_history_encoder_is_sparse_and_matches_the_dense_formula():
