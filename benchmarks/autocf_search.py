@@ -236,6 +236,20 @@ def space_table(args):
                 f"{b['prediction']} | {trial.value:.4f} | {other_rank} |"
             )
         lines.append("")
+    from scipy.stats import spearmanr
+
+    both = [k for k in ranks["implicit"] if k in ranks["explicit"]]
+    rho = spearmanr(
+        [ranks["implicit"][k][0] for k in both], [ranks["explicit"][k][0] for k in both]
+    )
+    best = {task: next(iter(ranks[task])) for task in ranks}
+    lines += [
+        f"Rank correlation between the tasks (Spearman, {len(both)} architectures): "
+        f"{rho.statistic:.2f}. The best implicit architecture ranks "
+        f"{ranks['explicit'][best['implicit']][0]} for explicit feedback; the best explicit "
+        f"one ranks {ranks['implicit'][best['explicit']][0]} for implicit feedback.",
+        "",
+    ]
     with open(os.path.join(RESULTS, "ml-100k-autocf-space.md"), "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))

@@ -153,8 +153,8 @@ def write_table(dataset, task, protocol):
             "Cells are mean ± standard deviation over seeds; wall is one run from config to test",
             "(Python start-up excluded); peak is the largest resident memory of one run; params are"
             " trainable ones (Pop, ItemKNN and EASE keep their statistics outside torch: 1 dummy).",
-        "Wall times depend on the machine's load: the runs of a table may have shared the",
-        "2 cores with other benchmarks, so read them as upper bounds.",
+            "Wall times depend on the machine's load: the runs of a table may have shared the",
+            "2 cores with other benchmarks, so read them as upper bounds.",
             "",
             "Reproduce (each command skips runs already in the raw records; delete",
             f"`raw/{name}.jsonl` to rerun all):",
