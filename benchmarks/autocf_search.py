@@ -163,7 +163,7 @@ def compare(args):
     for label, runs_ in curves.items():
         cells = [f"{runs_[:, n - 1].mean():.4f} ± {runs_[:, n - 1].std():.4f}"
                  for n in _checkpoints(args.trials)]  # fmt: skip
-        reached = np.flatnonzero(runs_.mean(axis=0) >= random_final)
+        reached = np.flatnonzero(runs_.mean(axis=0) >= random_final - 1e-9)
         needed = str(int(reached[0]) + 1) if len(reached) else "not reached"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {needed} |")
     lines += ["", "![best so far](ml-100k-autocf-strategies.png)", ""]
