@@ -90,13 +90,14 @@ def test_history_encoder_is_sparse_and_matches_the_dense_formula():
     assert np.allclose(got, expected, atol=1e-5)
 
 
-def test_full_sort_scores_equal_pairwise_scores():
+@pytest.mark.parametrize("architecture", ["DELF", "NeuMF", "MF", "CMF"])
+def test_full_sort_scores_equal_pairwise_scores(architecture):
     from recbole.data import create_dataset, data_preparation
     from recbole.data.interaction import Interaction
 
     from recbole_automl.model.general_recommender.autocf import AutoCF
 
-    config = Config(model="AutoCF", config_dict=tiny_config(architecture="DELF"))
+    config = Config(model="AutoCF", config_dict=tiny_config(architecture=architecture))
     train, _, _ = data_preparation(config, create_dataset(config))
     model = AutoCF(config, train._dataset).eval()
     users = torch.tensor([1, 5])

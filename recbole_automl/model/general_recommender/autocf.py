@@ -137,12 +137,21 @@ class Branch(nn.Module):
         super().__init__()
         self.user = SideEncoder(spec["user"], n_users, matrix, embedding_size, alpha)
         self.item = SideEncoder(spec["item"], n_items, matrix.T, embedding_size, alpha)
+        self.interaction_name = spec["interaction"]
         self.interaction = INTERACTIONS[spec["interaction"]]
         dim = interaction_dim(spec["interaction"], embedding_size)
         self.head = PredictionHead(spec["prediction"], dim)
 
     def score(self, user_vectors, item_vectors):
         return self.head(self.interaction(user_vectors, item_vectors))
+
+    def score_matrix(self, user_vectors, item_vectors):
+        """Scores of every pair: (B, d) users x (N, d) items -> (B, N)."""
+        if self.interaction_name == "multiply" and self.head.kind in ("SUM", "VEC"):
+            # A (weighted) dot product: one matmul, no (B, N, d) tensor.
+            weight = self.head.weight if self.head.kind == "VEC" else 1.0
+            return (user_vectors * weight) @ item_vectors.T
+        return self.score(user_vectors.unsqueeze(1), item_vectors.unsqueeze(0))
 
 
 class AutoCF(GeneralRecommender):
@@ -222,6 +231,5 @@ class AutoCF(GeneralRecommender):
             self._all_items = [branch.item(items) for branch in self.branches]
         score = self.bias
         for branch, v in zip(self.branches, self._all_items):
-            u = branch.user(user)
-            score = score + branch.score(u.unsqueeze(1), v.unsqueeze(0))
+            score = score + branch.score_matrix(branch.user(user), v)
         return score.reshape(-1)
