@@ -120,7 +120,10 @@ def write_table(dataset, task, protocol):
     if not records:
         return
     main = TASKS[task]["main_metric"]
-    models = list(dict.fromkeys(r["model"] for r in records))
+    recorded = list(dict.fromkeys(r["model"] for r in records))
+    # The task's baselines in their usual order, then what later issues added.
+    models = [m for m in TASKS[task]["models"] if m in recorded]
+    models += [m for m in recorded if m not in models]
     metrics = list(records[0]["test"])
     header = (
         ["model", "seeds", f"valid {main}"]
