@@ -40,7 +40,6 @@ SPACE = {
     "interaction": list(INTERACTIONS),
     "prediction": list(PredictionHead.KINDS),
 }
-LOSSES = ("BPR", "CE", "MSE")
 
 
 def _branch(user, item, interaction, prediction):
@@ -166,12 +165,7 @@ class AutoCF(GeneralRecommender):
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         self.embedding_size = config["embedding_size"]  # width of every embedding
-        self.loss_type = config["loss_type"]  # BPR, CE or MSE
-        if self.loss_type not in LOSSES:
-            raise ConfigError(
-                f"Config key 'loss_type' of AutoCF must be one of {list(LOSSES)}, "
-                f"got {self.loss_type!r}."
-            )
+        self.loss_type = config["loss_type"]  # BPR, CE or MSE (Config rejects others)
         self.LABEL = config["LABEL_FIELD"]
         self.architecture = parse_architecture(config["architecture"] or "MF")
         matrix = dataset.inter_matrix(form="csr")
