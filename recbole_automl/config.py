@@ -54,9 +54,28 @@ class Config(RecBoleConfig):
     * puts the model on the CPU when ``use_gpu`` is False (RecBole 1.2.1 only
       looks at ``gpu_id``).
 
+    Args:
+        read_cmd_line (bool): read ``--key=value`` from ``sys.argv`` as RecBole does;
+            False for configs built inside a search (a worker's argv is not the user's).
+
     Example:
         >>> config = Config(model="BPR", dataset="ml-100k", config_dict={"epochs": 1})
     """
+
+    def __init__(
+        self, model=None, dataset=None, config_file_list=None, config_dict=None, read_cmd_line=True
+    ):
+        self.read_cmd_line = read_cmd_line
+        super().__init__(model, dataset, config_file_list, config_dict)
+
+    def _load_cmd_line(self):
+        return super()._load_cmd_line() if self.read_cmd_line else {}
+
+    def __setstate__(self, state):
+        # RecBole code relies on numpy aliases (np.float, ...) that only Config's
+        # constructor defines; a config unpickled in a worker process defines them too.
+        self.__dict__.update(state)
+        self.compatibility_settings()
 
     def _get_model_and_dataset(self, model, dataset):
         for name, given in (("model", model), ("dataset", dataset)):

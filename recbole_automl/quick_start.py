@@ -13,8 +13,9 @@ from recbole.utils import get_environment, init_logger, init_seed, set_color
 
 from recbole_automl.compat import load_best_checkpoint
 from recbole_automl.config import Config
+from recbole_automl.trainer.hyper_search import hyper_search
 from recbole_automl.trainer.stopping import fit
-from recbole_automl.utils import get_model, get_trainer
+from recbole_automl.utils import ConfigError, get_model, get_trainer
 
 
 def train_and_test(config, saved=True, verbose=True):
@@ -64,7 +65,10 @@ def run_recbole_automl(
 ):
     """Train ``model`` on ``dataset``, evaluate on the test split once, log RecBole's lines.
 
-    Any plugin model (e.g. ``AutoCF``) or RecBole model (e.g. ``BPR``) is accepted.
+    Any plugin model (e.g. ``AutoCF``) or RecBole model (e.g. ``BPR``) is accepted. With
+    ``search: hyper`` its hyper-parameters are searched over ``params_file`` first and the
+    best configuration is trained and tested
+    (:func:`~recbole_automl.trainer.hyper_search.hyper_search`).
 
     Args:
         model (str or type, optional): model name or class; else read from the config.
@@ -75,7 +79,8 @@ def run_recbole_automl(
 
     Returns:
         dict: ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result`` and
-        ``test_result``, as RecBole's ``run_recbole`` returns.
+        ``test_result``, as RecBole's ``run_recbole`` returns; a hyper-parameter search
+        adds ``best_params``, ``config_file`` and ``trials``.
 
     Example:
         >>> run_recbole_automl(model="BPR", dataset="ml-100k", config_dict={"epochs": 5})
@@ -92,8 +97,15 @@ def run_recbole_automl(
     logger.info(sys.argv)
     logger.info(config)
 
-    result = train_and_test(config, saved=saved)
-    result.pop("model")
+    if config["search"] is None:
+        result = train_and_test(config, saved=saved)
+        result.pop("model")
+    elif config["search"] == "hyper":
+        result = hyper_search(config, show_progress=config["show_progress"])
+    else:
+        raise ConfigError(
+            f"Config key 'search' must be one of [None, 'hyper'], got {config['search']!r}."
+        )
 
     logger.info(
         "The running environment of this training is as follows:\n" + get_environment(config).draw()

@@ -12,7 +12,7 @@ from recbole_automl import Config, ConfigError, run_recbole_automl
 from recbole_automl.model.general_recommender.autocf import PRESETS
 from recbole_automl.model.layers import HistoryEncoder
 from recbole_automl.search import Journal
-from recbole_automl.trainer import AutoCFTrainer
+from recbole_automl.trainer.autocf_trainer import CandidateObjective
 
 EXPLICIT = os.path.join(ROOT, "configs", "autocf_explicit.yaml")
 SEARCH = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6}
@@ -134,7 +134,7 @@ def test_search_records_exports_and_resumes(isolated_run, caplog):
 
 
 def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, monkeypatch):
-    original = AutoCFTrainer._train_candidate
+    original = CandidateObjective.__call__
     calls = []
 
     def fail_first(self, architecture, *args):
@@ -143,7 +143,7 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, mo
             raise ValueError("Training loss is nan")
         return original(self, architecture, *args)
 
-    monkeypatch.setattr(AutoCFTrainer, "_train_candidate", fail_first)
+    monkeypatch.setattr(CandidateObjective, "__call__", fail_first)
     run_recbole_automl(model="AutoCF", config_dict=_search_config())
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()
     trials = Journal(search_dir / "journal.jsonl").load()

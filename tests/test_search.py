@@ -28,7 +28,7 @@ from recbole_automl.search import (
 CHOICES = {"a": list(range(6)), "b": list(range(6))}
 
 
-def toy_objective(point, time_limit_s):
+def toy_objective(point, time_limit_s, report=None):
     """Peaks at a=4, b=1; a=0 fails, like a diverging candidate."""
     if point["a"] == 0:
         raise ValueError("Training loss is nan")
@@ -78,7 +78,7 @@ def test_search_is_reproducible_and_never_repeats_a_point(tmp_path):
 def test_resume_takes_finished_trials_from_the_journal(tmp_path):
     calls = []
 
-    def counting(point, time_limit_s):
+    def counting(point, time_limit_s, report=None):
         calls.append(point)
         return toy_objective(point, time_limit_s)
 

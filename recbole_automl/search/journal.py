@@ -19,7 +19,8 @@ class Trial:
         status: ``"complete"`` or ``"failed"``.
         value: the validation score (``None`` if failed).
         result: every validation metric of the best epoch.
-        curve: the validation score after each evaluation.
+        curve: the validation score after each evaluation (evenly spaced, the last one
+            after ``epochs``).
         epochs: epochs trained.
         seconds: wall-clock seconds spent on it.
         error: why it failed.

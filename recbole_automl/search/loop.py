@@ -7,6 +7,7 @@ import numpy as np
 
 from recbole_automl.search.executor import SerialExecutor
 from recbole_automl.search.journal import FAILED, Trial, best_trial
+from recbole_automl.search.schedulers import NoScheduler
 
 
 class TrialOutcome:
@@ -26,12 +27,21 @@ class TrialOutcome:
         self.epochs = int(epochs)
 
 
-def evaluate_point(objective, point, number, round_index, time_limit_s):
-    """Run ``objective(point, time_limit_s)``; a NaN or an exception gives a failed trial."""
+def evaluate_point(objective, point, number, round_index, time_limit_s, scheduler=None):
+    """Run ``objective(point, time_limit_s, report)``; a NaN or an exception fails the trial.
+
+    ``report(epoch, score)`` is what the objective calls after each validation (from
+    ``Trainer.fit``'s ``callback_fn``); the ``scheduler`` may stop the trial there.
+    """
+    scheduler = scheduler or NoScheduler()
     start = time.monotonic()
     trial = Trial(number=number, round=round_index, point=point)
+
+    def report(epoch, score):
+        scheduler.report(number, epoch, score)
+
     try:
-        outcome = objective(point, time_limit_s)
+        outcome = objective(point, time_limit_s, report)
         if not np.isfinite(outcome.value):
             raise ValueError(f"validation score is {outcome.value}")
         trial.value, trial.result = outcome.value, outcome.result
@@ -56,6 +66,7 @@ def run_search(
     progress=None,
     logger=None,
     executor=None,
+    scheduler=None,
 ):
     """Search ``space`` with ``strategy`` until ``budget`` is spent; return all trials.
 
@@ -65,7 +76,8 @@ def run_search(
     evaluating them again.
 
     Args:
-        objective (callable): ``objective(point, time_limit_s) -> TrialOutcome``.
+        objective (callable): ``objective(point, time_limit_s, report) -> TrialOutcome``;
+            it calls ``report(epoch, score)`` after each validation.
         space (Space): the search space.
         strategy (Strategy): proposes points.
         budget (Budget): trials and/or seconds.
@@ -77,11 +89,19 @@ def run_search(
         progress (SearchProgress, optional): updated after each trial.
         logger (logging.Logger, optional): one line per trial.
         executor (optional): runs the trials of a round; :class:`SerialExecutor` by default.
+            An executor with a ``search`` method (Ray Tune) runs the whole search itself.
+        scheduler (optional): stops bad trials early (:class:`SuccessiveHalving`).
 
     Returns:
         list of Trial: every trial of this search, in order.
     """
     executor = executor or SerialExecutor()
+    scheduler = scheduler or NoScheduler()
+    if hasattr(executor, "search"):
+        return executor.search(
+            objective, space, strategy, budget, journal,
+            bigger=bigger, seed=seed, progress=progress, logger=logger, scheduler=scheduler,
+        )  # fmt: skip
     recorded = {space.key(t.point): t for t in journal.load()} if journal else {}
     trials, finished, told = [], [], set()
     round_index = 0
@@ -89,8 +109,9 @@ def run_search(
     def finish(trial, reused):
         budget.count()
         finished.append(trial)
+        scheduler.observe(trial)
         if logger is not None:
-            logger.info(_describe(trial, budget, reused))
+            logger.info(describe_trial(trial, budget, reused))
         if progress is not None:
             progress.update(trial, best_trial(finished, bigger), budget)
 
@@ -117,7 +138,7 @@ def run_search(
                 yield points[i], first + i, budget.seconds_left
 
         def evaluate(point, number, time_limit_s, round_index=round_index):
-            return evaluate_point(objective, point, number, round_index, time_limit_s)
+            return evaluate_point(objective, point, number, round_index, time_limit_s, scheduler)
 
         for i, trial in zip(pending, executor.map(evaluate, jobs())):
             if journal is not None:
@@ -132,7 +153,7 @@ def run_search(
     return trials
 
 
-def _describe(trial, budget, reused):
+def describe_trial(trial, budget, reused):
     total = f"/{budget.max_trials}" if budget.max_trials else ""
     if trial.complete:
         outcome = f"valid score {trial.value:.4f} ({trial.epochs} epochs)"

@@ -143,3 +143,73 @@ class PredictorStrategy(Strategy):
             scores = self.predictor(x).numpy()
         order = np.argsort(-scores, kind="stable")
         return [candidates[i] for i in order[:n]]
+
+
+class HyperoptStrategy(Strategy):
+    """hyperopt's TPE (Bergstra et al., NIPS 2011) or its random search, asked and told.
+
+    Every told trial becomes a hyperopt trial document, so TPE models exactly the trials of
+    the journal (failed ones are told as failed and ignored by TPE). A proposal that repeats
+    a told point is drawn again with the next seed, up to ``retries`` times, then replaced
+    by a random unseen point.
+
+    Args:
+        space (HyperSpace): the search space.
+        algo (str): ``"tpe"`` or ``"random"``.
+        startup_trials (int): TPE samples at random until this many trials are told
+            (hyperopt's ``n_startup_jobs``; its default of 20 is too many for small budgets).
+        retries (int): draws per point before falling back to a random unseen point.
+    """
+
+    ALGORITHMS = ("tpe", "random")
+
+    def __init__(self, space, algo="tpe", startup_trials=5, retries=20):
+        import functools
+
+        from hyperopt import Domain, Trials, rand, tpe
+
+        super().__init__(space)
+        if algo not in self.ALGORITHMS:
+            raise ValueError(f"algo must be one of {list(self.ALGORITHMS)}, got {algo!r}")
+        if algo == "tpe":
+            self.suggest = functools.partial(tpe.suggest, n_startup_jobs=startup_trials)
+        else:
+            self.suggest = rand.suggest
+        self.domain = Domain(lambda point: 0.0, space.to_hyperopt())
+        self.trials = Trials()
+        self.retries = retries
+
+    def ask(self, n, rng, exclude):
+        points, keys = [], set(exclude)
+        for _ in range(n * self.retries):
+            if len(points) == n:
+                break
+            seed = int(rng.integers(2**31 - 1))
+            (doc,) = self.suggest([len(self.points)], self.domain, self.trials, seed)
+            point = self.space.point_from_vals(doc["misc"]["vals"])
+            if self.space.key(point) not in keys:
+                keys.add(self.space.key(point))
+                points.append(point)
+        return points + self._sample_unique(n - len(points), rng, keys)
+
+    def tell(self, point, utility):
+        from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
+
+        tid = len(self.points)
+        super().tell(point, utility)
+        vals = self.space.vals_from_point(point)
+        misc = {
+            "tid": tid,
+            "cmd": ("domain_attachment", "FMinIter_Domain"),
+            "workdir": None,
+            "idxs": {label: [tid] if v else [] for label, v in vals.items()},
+            "vals": vals,
+        }
+        if utility is None:
+            result = {"status": STATUS_FAIL}
+        else:
+            result = {"status": STATUS_OK, "loss": -float(utility)}
+        (doc,) = self.trials.new_trial_docs([tid], [None], [result], [misc])
+        doc["state"] = JOB_STATE_DONE
+        self.trials.insert_trial_docs([doc])
+        self.trials.refresh()

@@ -9,8 +9,6 @@ on validation is retrained with the full ``epochs`` and early stopping; the test
 only used after that, by whoever calls ``evaluate``.
 """
 
-import os
-
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
@@ -18,32 +16,20 @@ from recbole_automl.config import derive_config
 from recbole_automl.model.general_recommender.autocf import SPACE, AutoCF
 from recbole_automl.search import (
     BranchSpace,
-    Budget,
     CategoricalSpace,
     GridStrategy,
-    Journal,
     PredictorStrategy,
     RandomStrategy,
-    SearchProgress,
     TrialOutcome,
-    best_trial,
     export_config,
-    make_executor,
-    plot_trajectory,
-    run_key,
-    run_search,
 )
+from recbole_automl.trainer.searching import check_choice, run_configured_search, search_folder
 from recbole_automl.trainer.stopping import fit
-from recbole_automl.utils import ConfigError, reseed
+from recbole_automl.utils import reseed
 
 STRATEGIES = ("arsp", "random", "grid")
-# Keys that do not change which candidates a search trains and how: a rerun that differs
-# only in these resumes the same journal (a larger budget extends the search).
-RUN_KEY_IGNORES = (
-    "search_trials", "search_time", "search_workers", "search_dir", "epochs",
-    "train_time_limit", "show_progress", "state", "gpu_id", "use_gpu", "device",
-    "checkpoint_dir", "worker", "log_wandb", "wandb_project", "verbose",
-)  # fmt: skip
+# AutoCF's run key also ignores the full training's epochs: candidates use search_epochs.
+RUN_KEY_IGNORES = ("epochs",)
 
 
 class AutoCFTrainer(Trainer):
@@ -66,17 +52,13 @@ class AutoCFTrainer(Trainer):
     @property
     def search_dir(self):
         """Where the journal, plot and exported config of this search live."""
-        if self.config["search_dir"]:
-            return self.config["search_dir"]
-        key = run_key(self.config.final_config_dict, RUN_KEY_IGNORES)
-        name = f"AutoCF-{self.config['dataset']}-{key}"
-        return os.path.join(self.config["checkpoint_dir"], "search", name)
+        return search_folder(self.config, f"AutoCF-{self.config['dataset']}", RUN_KEY_IGNORES)
 
     def search(self, train_data, valid_data, show_progress=False):
         """Run the architecture search; return the best :class:`~recbole_automl.search.Trial`."""
         config = self.config
         space = BranchSpace(CategoricalSpace(SPACE), config["search_max_branches"])
-        strategy_name = config["search_strategy"]
+        strategy_name = check_choice(config, "search_strategy", STRATEGIES)
         if strategy_name == "arsp":
             strategy = PredictorStrategy(
                 space, k2=config["arsp_k2"], steps=config["arsp_predictor_epochs"],
@@ -84,66 +66,22 @@ class AutoCFTrainer(Trainer):
             )  # fmt: skip
         elif strategy_name == "random":
             strategy = RandomStrategy(space)
-        elif strategy_name == "grid":
-            strategy = GridStrategy(space, space.grid(), seed=config["seed"])
         else:
-            raise ConfigError(
-                f"Config key 'search_strategy' must be one of {list(STRATEGIES)}, "
-                f"got {strategy_name!r}."
-            )
-        budget = Budget(config["search_trials"], config["search_time"])
+            strategy = GridStrategy(space, space.grid(), seed=config["seed"])
         folder = self.search_dir
-        self.logger.info(set_color("AutoCF search", "green") + f": {budget}, journal in {folder}")
-        progress = SearchProgress(budget.max_trials, "AutoCF search", disable=not show_progress)
-
-        def objective(point, time_limit_s):
-            return self._train_candidate(point, train_data, valid_data, time_limit_s)
-
-        try:
-            trials = run_search(
-                objective, space, strategy, budget, Journal(os.path.join(folder, "journal.jsonl")),
-                bigger=self.valid_metric_bigger, seed=config["seed"],
-                batch_size=config["arsp_k1"], progress=progress, logger=self.logger,
-                executor=make_executor(config["search_workers"], config["device"]),
-            )  # fmt: skip
-        finally:
-            progress.close()
-        best = best_trial(trials, self.valid_metric_bigger)
-        if best is None:
-            raise RuntimeError(f"every AutoCF candidate failed; see {folder}/journal.jsonl")
-        plot_trajectory(
-            {strategy_name: trials}, os.path.join(folder, "trajectory.png"),
-            config["valid_metric"], self.valid_metric_bigger,
+        objective = CandidateObjective(config, train_data, valid_data)
+        trials, best = run_configured_search(
+            config, "AutoCF search", objective, space, strategy, folder,
+            bigger=self.valid_metric_bigger, logger=self.logger, show_progress=show_progress,
+            batch_size=config["arsp_k1"], max_epochs=config["search_epochs"],
         )  # fmt: skip
-        exported = export_config(
-            self._exported_config(best.point), os.path.join(folder, "best.yaml")
-        )
+        exported = export_config(self._exported_config(best.point), f"{folder}/best.yaml")
         self.logger.info(
             set_color("best architecture", "yellow")
             + f": {best.point} (valid {config['valid_metric']} {best.value:.4f}); "
             + f"reproduce with --model=AutoCF --config_files={exported}"
         )
         return best
-
-    def _train_candidate(self, architecture, train_data, valid_data, time_limit_s):
-        epochs = self.config["search_epochs"]
-        config = derive_config(
-            self.config,
-            architecture=architecture,
-            epochs=epochs,
-            eval_step=self.config["search_eval_step"] or epochs,
-        )
-        reseed(config, train_data)
-        model = AutoCF(config, train_data._dataset).to(config["device"])
-        trainer = Trainer(config, model)
-        curve = []
-        score, result = fit(
-            trainer, train_data, valid_data,
-            callback_fn=lambda epoch, valid_score: curve.append(valid_score),
-            time_limit_s=time_limit_s, saved=False, verbose=False,
-        )  # fmt: skip
-        trainer.tensorboard.close()
-        return TrialOutcome(score, result, curve, epochs=len(curve) * config["eval_step"])
 
     def _use_architecture(self, architecture, train_data):
         """Make ``architecture`` the model this trainer trains (from scratch) and saves."""
@@ -166,3 +104,41 @@ class AutoCFTrainer(Trainer):
             "seed": self.config["seed"],
             "architecture": architecture,
         }
+
+
+class CandidateObjective:
+    """Trains one candidate architecture for ``search_epochs``; returns its validation outcome.
+
+    It holds only the config and the dataloaders, so it can be shipped to forked or Ray
+    workers.
+    """
+
+    def __init__(self, config, train_data, valid_data):
+        self.config, self.train_data, self.valid_data = config, train_data, valid_data
+
+    def __call__(self, architecture, time_limit_s=None, report=None):
+        epochs = self.config["search_epochs"]
+        config = derive_config(
+            self.config,
+            architecture=architecture,
+            epochs=epochs,
+            eval_step=self.config["search_eval_step"] or epochs,
+        )
+        reseed(config, self.train_data)
+        model = AutoCF(config, self.train_data._dataset).to(config["device"])
+        trainer = Trainer(config, model)
+        curve = []
+
+        def after_validation(epoch_idx, score):
+            curve.append(score)
+            if report is not None:
+                report(epoch_idx + 1, score)
+
+        try:
+            score, result = fit(
+                trainer, self.train_data, self.valid_data, callback_fn=after_validation,
+                time_limit_s=time_limit_s, saved=False, verbose=False,
+            )  # fmt: skip
+        finally:
+            trainer.tensorboard.close()
+        return TrialOutcome(score, result, curve, epochs=len(curve) * config["eval_step"])

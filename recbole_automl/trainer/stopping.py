@@ -2,9 +2,9 @@
 
 import time
 
+from recbole_automl.search.schedulers import StopTraining
 
-class StopTraining(Exception):
-    """Raised by a ``callback_fn`` to end ``Trainer.fit`` after the current validation."""
+__all__ = ["StopTraining", "fit"]
 
 
 def fit(trainer, train_data, valid_data, callback_fn=None, time_limit_s=None, **kwargs):

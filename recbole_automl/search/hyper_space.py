@@ -1,0 +1,327 @@
+"""Hyper-parameter spaces, read from YAML or from RecBole's params-file format.
+
+The YAML format, one entry per config key::
+
+    learning_rate: {loguniform: [1.0e-4, 1.0e-1]}   # bounds of the value itself
+    embedding_size: {choice: [32, 64, 128]}
+    weight_decay: {uniform: [0.0, 1.0e-3]}
+    dropout_prob: {quniform: [0.0, 0.5, 0.1]}        # low, high, step
+    train_batch_size: 2048                           # a fixed value
+    learner:                                         # conditional parameters:
+      choice:                                        # `momentum` exists only with sgd
+        adam: ~
+        sgd: {momentum: {uniform: [0.0, 0.9]}}
+
+RecBole's format (``recbole/properties/hyper.test``), one ``name type values`` per line,
+is read as RecBole reads it, so its ``loguniform`` bounds are natural logarithms::
+
+    learning_rate loguniform -8,0
+    embedding_size choice [64,96,128]
+
+A point is a flat dict of the active keys, e.g. ``{"learner": "sgd", "momentum": 0.3}``.
+"""
+
+import ast
+import dataclasses
+import math
+from typing import Any, Optional
+
+import numpy as np
+import yaml
+
+from recbole_automl.search.space import Space
+from recbole_automl.utils import ConfigError
+
+DISTRIBUTIONS = ("choice", "uniform", "loguniform", "quniform")
+# Keys that change how the dataset is loaded, filtered or split: trials must share one
+# dataset and one validation split to be comparable, so these cannot be searched.
+DATASET_KEYS = (
+    "data_path", "dataset", "benchmark_filename", "load_col", "unload_col", "unused_col",
+    "additional_feat_suffix", "rm_dup_inter", "val_interval", "filter_inter_by_user_or_item",
+    "user_inter_num_interval", "item_inter_num_interval", "normalize_field", "normalize_all",
+    "discretization", "threshold", "LABEL_FIELD", "USER_ID_FIELD", "ITEM_ID_FIELD",
+    "RATING_FIELD", "TIME_FIELD", "eval_args", "seed", "reproducibility",
+)  # fmt: skip
+
+
+@dataclasses.dataclass
+class Param:
+    """One searched key: a distribution, its arguments, and for a conditional choice the
+    parameters that exist under each option."""
+
+    name: str
+    kind: str
+    args: Any  # the options of a choice; (low, high) or (low, high, q) otherwise
+    conditions: Optional[list] = None  # for a conditional choice: one list of Params per option
+    label: str = ""  # unique name in hyperopt's space (prefixed inside a condition)
+
+    def grid(self):
+        if self.kind == "choice":
+            return list(self.args)
+        if self.kind == "quniform":
+            low, high, q = self.args
+            return [_number(v, self.args) for v in np.arange(low, high + q / 2, q)]
+        raise ConfigError(
+            f"Grid search needs a finite set of values: '{self.name}' is {self.kind}; "
+            f"give it as choice or quniform."
+        )
+
+
+class HyperSpace(Space):
+    """A space of RecBole config values (see the module docstring for the file formats).
+
+    Args:
+        params (list of Param): the searched keys.
+        fixed (dict): keys set to one value in every point.
+    """
+
+    def __init__(self, params, fixed=None):
+        self.params = params
+        self.fixed = dict(fixed or {})
+        _label(self.params, "")
+
+    @classmethod
+    def from_file(cls, path):
+        """Read a YAML space, or RecBole's params-file format if the text is not a mapping."""
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError as error:
+            raise ConfigError(
+                f"Config key 'params_file': cannot read {path!r} ({error})."
+            ) from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError:
+            data = None
+        if isinstance(data, dict):
+            return cls.from_dict(data)
+        return cls.from_recbole(text)
+
+    @classmethod
+    def from_dict(cls, data):
+        params, fixed = _parse_entries(data, "")
+        if not params:
+            raise ConfigError(
+                f"The search space has no searched key: give at least one key as "
+                f"{{kind: values}} with kind one of {list(DISTRIBUTIONS)}."
+            )
+        return cls(params, fixed)
+
+    @classmethod
+    def from_recbole(cls, text):
+        """RecBole's format: ``name type values`` per line; loguniform bounds are logs."""
+        params = []
+        for number, line in enumerate(text.splitlines(), 1):
+            parts = line.strip().split(" ")
+            if len(parts) < 3:
+                continue
+            name, kind, value = parts[0], parts[1], "".join(parts[2:])
+            try:
+                if kind == "choice":
+                    args = ast.literal_eval(value)
+                else:
+                    args = [float(v) for v in value.split(",")]
+            except (ValueError, SyntaxError):
+                raise ConfigError(
+                    f"Params file line {number}: cannot read {value!r} for {name}."
+                ) from None
+            if kind == "loguniform" and len(args) == 2:
+                args = [math.exp(args[0]), math.exp(args[1])]
+            params.append(_parse_param(name, {kind: args}, ""))
+        if not params:
+            raise ConfigError(
+                "The params file has no 'name type values' line and is not a YAML mapping."
+            )
+        return cls(params)
+
+    # A point ----------------------------------------------------------------------------
+
+    def sample(self, rng):
+        from hyperopt.pyll import stochastic
+
+        vals = stochastic.sample(self.to_hyperopt(), rng=rng)
+        return self._clean(vals)
+
+    def encode(self, point):
+        raise TypeError("a hyper-parameter space has no fixed-length encoding")
+
+    def grid(self):
+        """Every point of the space, in a fixed order (every key must be finite)."""
+        for values in _grid(self.params):
+            yield {**self.fixed, **values}
+
+    def __len__(self):
+        return sum(1 for _ in self.grid())
+
+    def _clean(self, nested):
+        """hyperopt's sampled structure as a flat point of plain Python values."""
+        point = dict(self.fixed)
+        _flatten(self.params, nested, point)
+        return point
+
+    # hyperopt ---------------------------------------------------------------------------
+
+    def to_hyperopt(self):
+        """The space as a hyperopt expression (a dict of ``hp.*`` nodes)."""
+        return _to_hyperopt(self.params)
+
+    def point_from_vals(self, vals):
+        """The point of hyperopt's ``misc['vals']`` (label -> [value] or [])."""
+        point = dict(self.fixed)
+        _from_vals(self.params, vals, point)
+        return point
+
+    def vals_from_point(self, point):
+        """hyperopt's ``vals`` (label -> [value] or []) for a point of this space."""
+        vals = {}
+        _to_vals(self.params, point, vals, active=True)
+        return vals
+
+
+def _parse_entries(data, where):
+    params, fixed = [], {}
+    for name, spec in data.items():
+        name = str(name)
+        if name in DATASET_KEYS:
+            raise ConfigError(
+                f"The search space sets '{name}', which changes the dataset or its split; "
+                f"trials must share one validation split. Remove it from the space."
+            )
+        if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in DISTRIBUTIONS:
+            params.append(_parse_param(name, spec, where))
+        elif isinstance(spec, dict) and any(k in DISTRIBUTIONS for k in spec):
+            raise ConfigError(
+                f"Search space key '{where}{name}' must have exactly one of "
+                f"{list(DISTRIBUTIONS)}, got {sorted(spec)}."
+            )
+        else:
+            fixed[name] = spec
+    return params, fixed
+
+
+def _parse_param(name, spec, where):
+    (kind, args), = spec.items()  # fmt: skip
+    key = f"{where}{name}"
+    if kind == "choice":
+        if isinstance(args, dict):
+            options, conditions = list(args), []
+            for option, sub in args.items():
+                sub_params, sub_fixed = _parse_entries(sub or {}, f"{key}={option}/")
+                if sub_fixed:
+                    raise ConfigError(
+                        f"Search space key '{key}', option {option!r}: conditional keys "
+                        f"{sorted(sub_fixed)} need a distribution ({list(DISTRIBUTIONS)})."
+                    )
+                conditions.append(sub_params)
+            return Param(name, kind, options, conditions)
+        if not isinstance(args, list) or not args:
+            raise ConfigError(
+                f"Search space key '{key}': choice expects a non-empty list of values "
+                f"(or a mapping option -> conditional keys), got {args!r}."
+            )
+        return Param(name, kind, list(args))
+    expected = 3 if kind == "quniform" else 2
+    if (
+        not isinstance(args, (list, tuple))
+        or len(args) != expected
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in args)
+    ):
+        shape = "[low, high, q]" if kind == "quniform" else "[low, high]"
+        raise ConfigError(f"Search space key '{key}': {kind} expects {shape}, got {args!r}.")
+    if args[0] >= args[1] or (kind == "loguniform" and args[0] <= 0):
+        raise ConfigError(
+            f"Search space key '{key}': {kind} needs low < high"
+            + (" and low > 0" if kind == "loguniform" else "")
+            + f", got {args!r}."
+        )
+    return Param(name, kind, tuple(args))
+
+
+def _number(value, args):
+    """quniform values are ints when every bound is an int (embedding sizes, layers)."""
+    if all(isinstance(v, int) for v in args):
+        return int(round(value))
+    return round(float(value), 12)
+
+
+def _label(params, prefix):
+    for param in params:
+        param.label = prefix + param.name
+        for option, sub in zip(param.args, param.conditions or []):
+            _label(sub, f"{param.label}={option}/")
+
+
+def _grid(params):
+    if not params:
+        yield {}
+        return
+    first, rest = params[0], params[1:]
+    for index, value in enumerate(first.grid()):
+        sub = first.conditions[index] if first.conditions else []
+        for sub_values in _grid(sub):
+            for rest_values in _grid(rest):
+                yield {first.name: value, **sub_values, **rest_values}
+
+
+def _to_hyperopt(params):
+    from hyperopt import hp
+
+    space = {}
+    for p in params:
+        if p.kind == "choice" and p.conditions:
+            space[p.name] = hp.choice(
+                p.label, [{"option": i, **_to_hyperopt(sub)} for i, sub in enumerate(p.conditions)]
+            )
+        elif p.kind == "choice":
+            space[p.name] = hp.choice(p.label, list(range(len(p.args))))
+        elif p.kind == "uniform":
+            space[p.name] = hp.uniform(p.label, *p.args)
+        elif p.kind == "loguniform":
+            space[p.name] = hp.loguniform(p.label, math.log(p.args[0]), math.log(p.args[1]))
+        else:
+            space[p.name] = hp.quniform(p.label, *p.args)
+    return space
+
+
+def _flatten(params, nested, point):
+    for p in params:
+        value = nested[p.name]
+        if p.kind == "choice" and p.conditions:
+            index = value["option"]
+            point[p.name] = p.args[index]
+            _flatten(p.conditions[index], value, point)
+        elif p.kind == "choice":
+            point[p.name] = p.args[value]
+        elif p.kind == "quniform":
+            point[p.name] = _number(value, p.args)
+        else:
+            point[p.name] = float(value)
+
+
+def _from_vals(params, vals, point):
+    for p in params:
+        (value,) = vals[p.label]
+        if p.kind == "choice":
+            point[p.name] = p.args[int(value)]
+            if p.conditions:
+                _from_vals(p.conditions[int(value)], vals, point)
+        elif p.kind == "quniform":
+            point[p.name] = _number(value, p.args)
+        else:
+            point[p.name] = float(value)
+
+
+def _to_vals(params, point, vals, active):
+    for p in params:
+        if not active:
+            vals[p.label] = []
+            continue
+        value = point[p.name]
+        if p.kind == "choice":
+            index = p.args.index(value)
+            vals[p.label] = [index]
+            for i, sub in enumerate(p.conditions or []):
+                _to_vals(sub, point, vals, active=i == index)
+        else:
+            vals[p.label] = [value]

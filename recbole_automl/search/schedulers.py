@@ -1,0 +1,79 @@
+"""Schedulers decide, epoch by epoch, whether a running trial goes on.
+
+A trial reports its validation score through RecBole's ``Trainer.fit(callback_fn=...)``;
+a scheduler that wants it stopped raises :class:`StopTraining`, which
+:func:`recbole_automl.trainer.stopping.fit` turns into the end of training with the best
+epoch so far.
+"""
+
+import numpy as np
+
+
+class StopTraining(Exception):
+    """Raised by a ``callback_fn`` to end ``Trainer.fit`` after the current validation."""
+
+
+class NoScheduler:
+    """Every trial trains until its own end (epochs, early stopping, time limit)."""
+
+    def report(self, number, epoch, score):
+        pass
+
+    def observe(self, trial):
+        pass
+
+
+class SuccessiveHalving:
+    """Asynchronous successive halving (ASHA; Li et al., MLSys 2020), stopping variant.
+
+    Rungs sit at ``min_epochs * reduction_factor ** k`` epochs below ``max_epochs``. A trial
+    reaching a rung goes on only if its score is not below the ``1 - 1/reduction_factor``
+    quantile of the scores other trials had at that rung, the rule of Ray Tune's
+    ``ASHAScheduler``; the first trial at a rung always goes on. Rung scores are keyed by
+    trial number, so recording a finished trial again (:meth:`observe`, used after a resume
+    or when trials ran in other processes) changes nothing.
+
+    Args:
+        min_epochs (int): the first rung (ASHA's grace period).
+        max_epochs (int): epochs of a trial that is never stopped.
+        reduction_factor (int): about one trial in this many passes each rung.
+        bigger (bool): whether a bigger score is better.
+    """
+
+    def __init__(self, min_epochs, max_epochs, reduction_factor=3, bigger=True):
+        if min_epochs < 1 or reduction_factor < 2:
+            raise ValueError("min_epochs must be >= 1 and reduction_factor >= 2")
+        self.min_epochs, self.max_epochs = min_epochs, max_epochs
+        self.rungs = {}
+        rung = min_epochs
+        while rung < max_epochs:
+            self.rungs[rung] = {}
+            rung *= reduction_factor
+        self.reduction_factor = reduction_factor
+        self.bigger = bigger
+
+    def report(self, number, epoch, score):
+        """Record trial ``number``'s ``score`` after ``epoch`` epochs; raise to stop it."""
+        for rung, scores in self.rungs.items():
+            if epoch < rung or number in scores:
+                continue
+            others = [s for n, s in scores.items() if n != number]
+            scores[number] = score
+            if others and self._below_cutoff(score, others):
+                raise StopTraining(f"successive halving: {score:.4f} below rung {rung}'s cutoff")
+
+    def observe(self, trial):
+        """Record a finished trial's curve (evenly spaced validations, the last after
+        ``trial.epochs``)."""
+        eval_step = trial.epochs / max(1, len(trial.curve))
+        for i, score in enumerate(trial.curve):
+            epoch = round((i + 1) * eval_step)
+            for rung, scores in self.rungs.items():
+                if epoch >= rung and trial.number not in scores:
+                    scores[trial.number] = score
+
+    def _below_cutoff(self, score, others):
+        quantile = (1 - 1 / self.reduction_factor) * 100
+        if self.bigger:
+            return score < np.percentile(others, quantile)
+        return score > np.percentile(others, 100 - quantile)
