@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, TEST_DATA
+from conftest import ROOT, TEST_DATA, tiny_config
 
 
 def test_baseline_benchmark_writes_records_table_and_chart(tmp_path):
@@ -50,3 +50,35 @@ def test_strategy_replay_uses_only_the_table_and_never_repeats(monkeypatch):
         keys = [point_key(t.point) for t in trials]
         assert len(keys) == 20 == len(set(keys)) and set(keys) <= set(table)
         assert all(t.value == table[point_key(t.point)].value for t in trials)
+
+
+def test_hyper_replay_predicts_a_live_tpe_asha_search(isolated_run):
+    """The hyper-parameter benchmark replays strategies on a trained grid; a live search
+    must train the same points for the same epochs to the same scores."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import hyper_search
+
+    from recbole_automl import run_recbole_automl
+    from recbole_automl.search import HyperSpace, point_key
+
+    space_file = isolated_run / "space.yaml"
+    space_file.write_text(
+        "learning_rate: {choice: [0.001, 0.01, 0.05]}\nembedding_size: {choice: [8, 16]}\n"
+    )  # noqa: E501
+    base = tiny_config(
+        search="hyper", params_file=str(space_file), epochs=4, eval_step=1, stopping_step=10,
+        tpe_startup_trials=2, asha_min_epochs=1, asha_reduction_factor=2,
+    )  # fmt: skip
+    grid = run_recbole_automl("BPR", config_dict={
+        **base, "search_strategy": "grid", "search_scheduler": "none", "search_dir": "grid",
+    })  # fmt: skip
+    live = run_recbole_automl("BPR", config_dict={**base, "search_trials": 4, "search_dir": "live"})
+    table = {point_key(t.point): t for t in grid["trials"]}
+    replayed = hyper_search.replay(
+        table, HyperSpace.from_file(str(space_file)), "TPE+ASHA", seed=base["seed"],
+        asha={"min_epochs": 1, "reduction_factor": 2}, startup=2, max_epochs=4,
+    )  # fmt: skip
+    assert any(t.epochs < 4 for t in live["trials"]), "ASHA stopped nothing: a weak test"
+    assert [(t.point, t.epochs, t.value) for _, t in replayed[:4]] == [
+        (t.point, t.epochs, t.value) for t in live["trials"]
+    ]
