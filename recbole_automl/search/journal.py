@@ -24,6 +24,7 @@ class Trial:
         epochs: epochs trained.
         seconds: wall-clock seconds spent on it.
         error: why it failed.
+        started: wall-clock time it started (Unix seconds).
     """
 
     number: int
@@ -36,6 +37,7 @@ class Trial:
     epochs: int = 0
     seconds: float = 0.0
     error: Optional[str] = None
+    started: Optional[float] = None
 
     @property
     def complete(self):

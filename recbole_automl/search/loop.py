@@ -35,7 +35,7 @@ def evaluate_point(objective, point, number, round_index, time_limit_s, schedule
     """
     scheduler = scheduler or NoScheduler()
     start = time.monotonic()
-    trial = Trial(number=number, round=round_index, point=point)
+    trial = Trial(number=number, round=round_index, point=point, started=round(time.time(), 3))
 
     def report(epoch, score):
         scheduler.report(number, epoch, score)

@@ -104,6 +104,8 @@ def _trial_from_result(number, point, result, error, bigger):
     trial.value = max(trial.curve) if bigger else min(trial.curve)
     trial.epochs = result["epoch"]
     trial.seconds = round(float(result.get("time_total_s", 0.0)), 3)
+    if "timestamp" in result:
+        trial.started = round(result["timestamp"] - trial.seconds, 3)
     return trial
 
 
