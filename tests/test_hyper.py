@@ -239,3 +239,19 @@ def test_bad_search_settings_name_the_key(isolated_run, overrides, message):
     config = {**hyper_config(isolated_run), **overrides}
     with pytest.raises(ConfigError, match=message):
         run_recbole_automl(model="BPR", config_dict=config)
+
+
+def test_cli_searches_hyper_parameters_and_prints_the_exported_config(isolated_run):
+    from conftest import TEST_DATA
+    from test_foundation import _cli
+
+    space = write(isolated_run / "space.yaml", {"learning_rate": {"loguniform": [1e-3, 1e-1]}})
+    proc = _cli(
+        "--model=BPR", "--dataset=tiny", f"--data_path={TEST_DATA}", "--search=hyper",
+        f"--params_file={space}", "--search_trials=2", "--workers=1", "--epochs=2",
+        "--use_gpu=False", "--show_progress=False",
+        cwd=isolated_run,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    output = proc.stdout + proc.stderr
+    assert "best hyper-parameters" in output and "best.yaml" in output and "test result" in output
