@@ -102,7 +102,7 @@ def hyper_search(config, show_progress=True):
         ``best_valid_result``, ``test_result``, ...) plus ``best_params`` (the point),
         ``config_file`` (the exported YAML) and ``trials`` (every trial).
     """
-    from recbole_automl.quick_start import train_and_test
+    from recbole_automl.quick_start import train_and_test  # quick_start imports this module
 
     logger = getLogger()
     if not config["params_file"]:
