@@ -255,3 +255,9 @@ def test_cli_searches_hyper_parameters_and_prints_the_exported_config(isolated_r
     assert proc.returncode == 0, proc.stderr
     output = proc.stdout + proc.stderr
     assert "best hyper-parameters" in output and "best.yaml" in output and "test result" in output
+
+
+def test_forked_workers_run_a_round_of_trials_at_once_with_asha(isolated_run):
+    config = hyper_config(isolated_run, search_trials=4, search_workers=2)
+    trials = run_recbole_automl(model="BPR", config_dict=config)["trials"]
+    assert [t.round for t in trials] == [0, 0, 1, 1] and all(t.complete for t in trials)
