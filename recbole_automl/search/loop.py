@@ -103,17 +103,9 @@ def run_search(
             bigger=bigger, seed=seed, progress=progress, logger=logger, scheduler=scheduler,
         )  # fmt: skip
     recorded = {space.key(t.point): t for t in journal.load()} if journal else {}
-    trials, finished, told = [], [], set()
+    finish = TrialRecorder(budget, journal, bigger, progress, logger, scheduler)
+    trials, told = [], set()
     round_index = 0
-
-    def finish(trial, reused):
-        budget.count()
-        finished.append(trial)
-        scheduler.observe(trial)
-        if logger is not None:
-            logger.info(describe_trial(trial, budget, reused))
-        if progress is not None:
-            progress.update(trial, best_trial(finished, bigger), budget)
 
     while not budget.exhausted:
         rng = np.random.default_rng([seed, round_index])
@@ -141,8 +133,6 @@ def run_search(
             return evaluate_point(objective, point, number, round_index, time_limit_s, scheduler)
 
         for i, trial in zip(pending, executor.map(evaluate, jobs())):
-            if journal is not None:
-                journal.append(trial)
             done[i] = trial
             finish(trial, reused=False)
         for i in sorted(done):
@@ -151,6 +141,29 @@ def run_search(
             strategy.tell(done[i].point, done[i].utility(bigger))
         round_index += 1
     return trials
+
+
+class TrialRecorder:
+    """What happens to every finished trial, wherever it ran: it is journaled (unless it
+    came from the journal), counted against the budget, shown to the scheduler, logged and
+    shown on the progress bar. ``finished`` holds the trials in the order they finished."""
+
+    def __init__(self, budget, journal, bigger, progress=None, logger=None, scheduler=None):
+        self.budget, self.journal, self.bigger = budget, journal, bigger
+        self.progress, self.logger = progress, logger
+        self.scheduler = scheduler or NoScheduler()
+        self.finished = []
+
+    def __call__(self, trial, reused):
+        if self.journal is not None and not reused:
+            self.journal.append(trial)
+        self.budget.count()
+        self.finished.append(trial)
+        self.scheduler.observe(trial)
+        if self.logger is not None:
+            self.logger.info(describe_trial(trial, self.budget, reused))
+        if self.progress is not None:
+            self.progress.update(trial, best_trial(self.finished, self.bigger), self.budget)
 
 
 def describe_trial(trial, budget, reused):

@@ -18,8 +18,8 @@ import os
 import numpy as np
 import torch
 
-from recbole_automl.search.journal import FAILED, Trial, best_trial
-from recbole_automl.search.loop import describe_trial, evaluate_point
+from recbole_automl.search.journal import FAILED, Trial
+from recbole_automl.search.loop import TrialRecorder, evaluate_point
 from recbole_automl.search.schedulers import SuccessiveHalving
 
 
@@ -28,13 +28,11 @@ class _TuneReports:
 
     def __init__(self):
         self.curve = []
-        self.epochs = 0
 
     def report(self, number, epoch, score):
         from ray import tune
 
         self.curve.append(float(score))
-        self.epochs = epoch
         tune.report({"score": float(score), "epoch": epoch, "curve": list(self.curve)})
 
 
@@ -86,7 +84,7 @@ def _make_searcher(space, strategy, budget, seed, known, finish, bigger):
             trial = _trial_from_result(number, point, result, error, bigger)
             self.told.add(space.key(point))
             strategy.tell(point, trial.utility(bigger))
-            finish(trial)
+            finish(trial, reused=False)
 
     return StrategySearcher()
 
@@ -121,8 +119,6 @@ class RayTuneExecutor:
         cpus_per_trial (int, optional): CPUs Ray reserves for each trial (torch threads);
             by default this machine's cores divided by ``workers``.
     """
-
-    workers = 1
 
     def __init__(self, workers, address=None, device="cpu", cpus_per_trial=None):
         try:
@@ -167,24 +163,14 @@ class RayTuneExecutor:
 
         self._start_ray()
         known = journal.load() if journal else []
-        trials = []
-
-        def finish(trial, reused=False):
-            budget.count()
-            trials.append(trial)
-            if journal is not None and not reused:
-                journal.append(trial)
-            if logger is not None:
-                logger.info(describe_trial(trial, budget, reused))
-            if progress is not None:
-                progress.update(trial, best_trial(trials, bigger), budget)
-
+        # Tune's ASHA, not the local scheduler, decides on Ray; the recorder only records.
+        finish = TrialRecorder(budget, journal, bigger, progress, logger)
         for trial in known:
             strategy.tell(trial.point, trial.utility(bigger))
             budget.credit(trial.seconds)
             finish(trial, reused=True)
         if budget.exhausted:
-            return trials
+            return finish.finished
 
         mode = "max" if bigger else "min"
         if isinstance(scheduler, SuccessiveHalving):
@@ -215,4 +201,4 @@ class RayTuneExecutor:
             ),
         )  # fmt: skip
         tuner.fit()
-        return trials
+        return finish.finished

@@ -20,11 +20,14 @@ from recbole_automl.search import (
     GridStrategy,
     PredictorStrategy,
     RandomStrategy,
-    TrialOutcome,
     export_config,
 )
-from recbole_automl.trainer.searching import check_choice, run_configured_search, search_folder
-from recbole_automl.trainer.stopping import fit
+from recbole_automl.trainer.searching import (
+    check_choice,
+    run_configured_search,
+    search_folder,
+    train_trial,
+)
 from recbole_automl.utils import reseed
 
 STRATEGIES = ("arsp", "random", "grid")
@@ -127,18 +130,4 @@ class CandidateObjective:
         reseed(config, self.train_data)
         model = AutoCF(config, self.train_data._dataset).to(config["device"])
         trainer = Trainer(config, model)
-        curve = []
-
-        def after_validation(epoch_idx, score):
-            curve.append(score)
-            if report is not None:
-                report(epoch_idx + 1, score)
-
-        try:
-            score, result = fit(
-                trainer, self.train_data, self.valid_data, callback_fn=after_validation,
-                time_limit_s=time_limit_s, saved=False, verbose=False,
-            )  # fmt: skip
-        finally:
-            trainer.tensorboard.close()
-        return TrialOutcome(score, result, curve, epochs=len(curve) * config["eval_step"])
+        return train_trial(trainer, self.train_data, self.valid_data, time_limit_s, report)

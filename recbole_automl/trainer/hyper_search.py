@@ -19,11 +19,14 @@ from recbole_automl.search import (
     GridStrategy,
     HyperoptStrategy,
     HyperSpace,
-    TrialOutcome,
     export_config,
 )
-from recbole_automl.trainer.searching import check_choice, run_configured_search, search_folder
-from recbole_automl.trainer.stopping import fit
+from recbole_automl.trainer.searching import (
+    check_choice,
+    run_configured_search,
+    search_folder,
+    train_trial,
+)
 from recbole_automl.utils import ConfigError, get_model, get_trainer
 
 STRATEGIES = ("tpe", "random", "grid")
@@ -69,22 +72,7 @@ class HyperObjective:
         init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
         model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
         trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-        curve, epochs = [], [0]
-
-        def after_validation(epoch_idx, score):
-            curve.append(score)
-            epochs[0] = epoch_idx + 1
-            if report is not None:
-                report(epoch_idx + 1, score)
-
-        try:
-            score, result = fit(
-                trainer, train_data, valid_data, callback_fn=after_validation,
-                time_limit_s=time_limit_s, saved=False, verbose=False,
-            )  # fmt: skip
-        finally:
-            trainer.tensorboard.close()
-        return TrialOutcome(score, result, curve, epochs[0])
+        return train_trial(trainer, train_data, valid_data, time_limit_s, report)
 
 
 def make_strategy(config, space):

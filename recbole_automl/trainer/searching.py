@@ -1,6 +1,6 @@
-"""What every searching trainer reads from its RecBole config: the budget, the scheduler, the
-executor and the folder of the search, and the one call that runs a search with its journal,
-progress bar and trajectory plot."""
+"""What every searching trainer shares: reading the budget, scheduler, executor and folder
+of a search from its RecBole config, the one call that runs a search with its journal,
+progress bar and trajectory plot, and the training of one trial with RecBole's Trainer."""
 
 import os
 
@@ -12,12 +12,14 @@ from recbole_automl.search import (
     NoScheduler,
     SearchProgress,
     SuccessiveHalving,
+    TrialOutcome,
     best_trial,
     make_executor,
     plot_trajectory,
     run_key,
     run_search,
 )
+from recbole_automl.trainer.stopping import fit
 from recbole_automl.utils import ConfigError
 
 SCHEDULERS = ("asha", "none")
@@ -91,7 +93,31 @@ def run_configured_search(
     best = best_trial(trials, bigger)
     if best is None:
         raise RuntimeError(f"every trial of the search failed; see {folder}/journal.jsonl")
-    metric = config["valid_metric"]
-    plot_trajectory({config["search_strategy"]: trials}, os.path.join(folder, "trajectory.png"),
-                    metric, bigger)  # fmt: skip
+    path = os.path.join(folder, "trajectory.png")
+    plot_trajectory({config["search_strategy"]: trials}, path, config["valid_metric"], bigger)
     return trials, best
+
+
+def train_trial(trainer, train_data, valid_data, time_limit_s=None, report=None):
+    """Fit one trial with a RecBole trainer; ``report(epoch, score)`` after each validation.
+
+    Returns:
+        TrialOutcome: the best validation score and metrics, the curve, the epochs trained
+        (up to the last validation).
+    """
+    curve, epochs = [], [0]
+
+    def after_validation(epoch_idx, score):
+        curve.append(score)
+        epochs[0] = epoch_idx + 1
+        if report is not None:
+            report(epoch_idx + 1, score)
+
+    try:
+        score, result = fit(
+            trainer, train_data, valid_data, callback_fn=after_validation,
+            time_limit_s=time_limit_s, saved=False, verbose=False,
+        )  # fmt: skip
+    finally:
+        trainer.tensorboard.close()
+    return TrialOutcome(score, result, curve, epochs[0])
