@@ -48,7 +48,7 @@ from recbole_automl.search import (  # noqa: E402
 TASKS = {
     "implicit": {"config_files": [], "config": {"valid_metric": "NDCG@10"}, "bigger": True},
     "explicit": {
-        "config_files": [os.path.join(ROOT, "configs", "autocf_explicit.yaml")],
+        "config_files": [os.path.join(ROOT, "configs", "explicit.yaml")],
         "config": {},
         "bigger": False,
     },

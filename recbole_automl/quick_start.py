@@ -23,7 +23,8 @@ def train_and_test(config, saved=True, verbose=True):
 
     Returns:
         dict: RecBole's result dict (``best_valid_score``, ``valid_score_bigger``,
-        ``best_valid_result``, ``test_result``) plus ``model``, the trained model.
+        ``best_valid_result``, ``test_result``) plus ``model``, the trained model, and
+        ``search``, the trainer's ``search_summary`` for a searching trainer (else ``None``).
     """
     logger = getLogger()
     init_seed(config["seed"], config["reproducibility"])
@@ -57,6 +58,7 @@ def train_and_test(config, saved=True, verbose=True):
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "model": trainer.model,
+        "search": getattr(trainer, "search_summary", None),
     }
 
 

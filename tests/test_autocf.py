@@ -14,7 +14,7 @@ from recbole_automl.model.layers import HistoryEncoder
 from recbole_automl.search import Journal
 from recbole_automl.trainer.autocf_trainer import CandidateObjective
 
-EXPLICIT = os.path.join(ROOT, "configs", "autocf_explicit.yaml")
+EXPLICIT = os.path.join(ROOT, "configs", "explicit.yaml")
 SEARCH = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6}
 
 

@@ -3,6 +3,8 @@
 * :data:`INTERACTIONS`: how a user vector and an item vector are combined
   (AutoCF's interaction stage; SIF searches over the same operations).
 * :class:`PredictionHead`: how an interaction vector becomes a score.
+* :func:`score_matrix`: scores of every (user, item) pair of a batch, for full ranking.
+* :class:`ElementwiseMLP`: SIF's small network applied to every embedding coordinate.
 * :class:`HistoryEncoder`: a side's interaction history as a sparse bag of
   embeddings, so memory grows with the number of interactions only.
 """
@@ -59,6 +61,51 @@ class PredictionHead(nn.Module):
         if self.kind == "MLP":
             return self.mlp(x).squeeze(-1)
         return -torch.sqrt((x * x).sum(dim=-1) + 1e-8)
+
+
+def score_matrix(interaction, head, user_vectors, item_vectors):
+    """Scores of every pair: (B, d) users x (N, d) items -> (B, N).
+
+    Args:
+        interaction (str): a key of :data:`INTERACTIONS`.
+        head (PredictionHead): turns interaction vectors into scores.
+    """
+    if interaction == "multiply" and head.kind in ("SUM", "VEC"):
+        # A (weighted) dot product: one matmul, no (B, N, d) tensor.
+        weight = head.weight if head.kind == "VEC" else 1.0
+        return (user_vectors * weight) @ item_vectors.T
+    return head(INTERACTIONS[interaction](user_vectors.unsqueeze(1), item_vectors.unsqueeze(0)))
+
+
+class ElementwiseMLP(nn.Module):
+    """``Linear(1, h) - Tanh - Linear(h, 1)`` applied to every coordinate of its input.
+
+    SIF (Yao et al., WWW 2020) transforms each embedding coordinate with such a network
+    before the interaction, so an operation such as ``plus`` can become a non-linear one.
+    Its parameters travel as one flat list (:meth:`flat`, :meth:`load_flat`): the first
+    layer's weights and biases, then the second's.
+    """
+
+    def __init__(self, hidden_size=8):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(1, hidden_size), nn.Tanh(), nn.Linear(hidden_size, 1))
+
+    def forward(self, x):
+        return self.net(x.unsqueeze(-1)).squeeze(-1)
+
+    def flat(self):
+        """The parameters as a list of floats (``3 * hidden_size + 1`` of them)."""
+        return torch.cat([p.detach().reshape(-1) for p in self.parameters()]).tolist()
+
+    def load_flat(self, values):
+        """Set the parameters from :meth:`flat`'s list."""
+        values = torch.as_tensor(values, dtype=torch.float)
+        sizes = [p.numel() for p in self.parameters()]
+        if values.numel() != sum(sizes):
+            raise ValueError(f"expected {sum(sizes)} values, got {values.numel()}")
+        with torch.no_grad():
+            for p, chunk in zip(self.parameters(), values.split(sizes)):
+                p.copy_(chunk.reshape(p.shape))
 
 
 class HistoryEncoder(nn.Module):

@@ -18,6 +18,7 @@ from recbole_automl.search.report import (
     best_so_far,
     export_config,
     plot_trajectory,
+    plot_weights,
     run_key,
 )
 from recbole_automl.search.schedulers import NoScheduler, StopTraining, SuccessiveHalving
@@ -60,6 +61,7 @@ __all__ = [
     "export_config",
     "make_executor",
     "plot_trajectory",
+    "plot_weights",
     "point_key",
     "run_key",
     "run_search",

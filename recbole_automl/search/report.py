@@ -67,6 +67,33 @@ def plot_trajectory(runs, path, metric, bigger):
     plt.close(fig)
 
 
+def plot_weights(trials, path, key="weights", ylabel="operation weight (alpha)"):
+    """The architecture weights of a one-shot search against its trials (epochs).
+
+    Args:
+        trials (list of Trial): in order; ``trial.point[key]`` maps a name to its weight.
+        path (str): PNG file to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [t.epochs for t in trials]
+    names = list(trials[0].point[key]) if trials else []
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in names:
+        ax.plot(epochs, [t.point[key][name] for t in trials], marker=".", label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def export_config(config_dict, path):
     """Write ``config_dict`` as a RecBole YAML config file."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -24,6 +24,7 @@ from recbole_automl.search import (
 )
 from recbole_automl.trainer.searching import (
     check_choice,
+    exported_config,
     run_configured_search,
     search_folder,
     train_trial,
@@ -78,7 +79,10 @@ class AutoCFTrainer(Trainer):
             bigger=self.valid_metric_bigger, logger=self.logger, show_progress=show_progress,
             batch_size=config["arsp_k1"], max_epochs=config["search_epochs"],
         )  # fmt: skip
-        exported = export_config(self._exported_config(best.point), f"{folder}/best.yaml")
+        exported = export_config(
+            exported_config(config, ("search_", "arsp_"), architecture=best.point),
+            f"{folder}/best.yaml",
+        )
         self.logger.info(
             set_color("best architecture", "yellow")
             + f": {best.point} (valid {config['valid_metric']} {best.value:.4f}); "
@@ -92,21 +96,6 @@ class AutoCFTrainer(Trainer):
         reseed(self.config, train_data)
         self.model = AutoCF(self.config, train_data._dataset).to(self.device)
         self.optimizer = self._build_optimizer(params=self.model.parameters())
-
-    def _exported_config(self, architecture):
-        """The user's own settings plus the found architecture, minus the search's keys."""
-        user_keys = {
-            k: v
-            for k, v in self.config.external_config_dict.items()
-            if not k.startswith(("search_", "arsp_"))
-        }
-        return {
-            **user_keys,
-            "model": "AutoCF",
-            "dataset": self.config["dataset"],
-            "seed": self.config["seed"],
-            "architecture": architecture,
-        }
 
 
 class CandidateObjective:

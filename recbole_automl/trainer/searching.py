@@ -49,6 +49,26 @@ def search_folder(config, name, ignores=(), extra=None):
     return os.path.join(config["checkpoint_dir"], "search", f"{name}-{key}")
 
 
+def exported_config(config, search_prefixes, **found):
+    """A config that trains what a search found without searching again.
+
+    The user's own settings (files, dict and command line, minus the keys that start with
+    ``search_prefixes``) plus the model, dataset and seed, then ``found``.
+    """
+    user_keys = {
+        k: v
+        for k, v in config.external_config_dict.items()
+        if not k.startswith(tuple(search_prefixes)) and k != "config_files"
+    }
+    return {
+        **user_keys,
+        "model": config["model"],
+        "dataset": config["dataset"],
+        "seed": config["seed"],
+        **found,
+    }
+
+
 def make_scheduler(config, bigger, max_epochs):
     """``search_scheduler``: ASHA over ``asha_*`` rungs up to ``max_epochs``, or none."""
     if check_choice(config, "search_scheduler", SCHEDULERS) == "none":

@@ -1,3 +1,4 @@
 from recbole_automl.model.general_recommender.autocf import AutoCF
+from recbole_automl.model.general_recommender.sif import SIF
 
-__all__ = ["AutoCF"]
+__all__ = ["AutoCF", "SIF"]

@@ -21,15 +21,15 @@ table as points of the space. Branches do not share embeddings.
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.model.init import xavier_normal_initialization
 
+from recbole_automl.model.abstract_recommender import PairScoringRecommender
 from recbole_automl.model.layers import (
     INTERACTIONS,
     HistoryEncoder,
     PredictionHead,
     interaction_dim,
+    score_matrix,
 )
 from recbole_automl.utils import ConfigError
 
@@ -100,8 +100,7 @@ def parse_architecture(architecture):
         for stage, choice in branch.items():
             if choice not in SPACE[stage]:
                 raise ConfigError(
-                    f"Config key 'architecture': {stage} '{choice}' is not one of "
-                    f"{SPACE[stage]}."
+                    f"Config key 'architecture': {stage} '{choice}' is not one of {SPACE[stage]}."
                 )
     return [dict(branch) for branch in branches]
 
@@ -146,27 +145,20 @@ class Branch(nn.Module):
 
     def score_matrix(self, user_vectors, item_vectors):
         """Scores of every pair: (B, d) users x (N, d) items -> (B, N)."""
-        if self.interaction_name == "multiply" and self.head.kind in ("SUM", "VEC"):
-            # A (weighted) dot product: one matmul, no (B, N, d) tensor.
-            weight = self.head.weight if self.head.kind == "VEC" else 1.0
-            return (user_vectors * weight) @ item_vectors.T
-        return self.score(user_vectors.unsqueeze(1), item_vectors.unsqueeze(0))
+        return score_matrix(self.interaction_name, self.head, user_vectors, item_vectors)
 
 
-class AutoCF(GeneralRecommender):
+class AutoCF(PairScoringRecommender):
     """A CF model assembled from the AutoCF search space (see the module docstring).
 
     With ``architecture: ~`` the model is the MF preset and :class:`AutoCFTrainer`
     searches the architecture; with a preset name or a list of branches it is that model.
-    The training objective follows ``loss_type``: ``BPR`` (pairwise, implicit feedback),
-    ``CE`` (pointwise with sampled negatives) or ``MSE`` (rating regression).
+    The training objective follows ``loss_type`` (:class:`PairScoringRecommender`).
     """
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         self.embedding_size = config["embedding_size"]  # width of every embedding
-        self.loss_type = config["loss_type"]  # BPR, CE or MSE (Config rejects others)
-        self.LABEL = config["LABEL_FIELD"]
         self.architecture = parse_architecture(config["architecture"] or "MF")
         matrix = dataset.inter_matrix(form="csr")
         alpha = config["history_alpha"]  # history rows are scaled by |row| ** -alpha
@@ -174,9 +166,6 @@ class AutoCF(GeneralRecommender):
             Branch(spec, self.n_users, self.n_items, matrix, self.embedding_size, alpha)
             for spec in self.architecture
         )
-        # Regression starts from the mean training rating; ranking needs no offset.
-        mean = dataset.inter_feat[self.LABEL].float().mean() if self.loss_type == "MSE" else 0.0
-        self.bias = nn.Parameter(torch.full((1,), float(mean)))
         self._all_items = None  # item vectors per branch, cached while evaluating
         self.apply(xavier_normal_initialization)
 
@@ -193,30 +182,6 @@ class AutoCF(GeneralRecommender):
             v = branch.item(item, exclude_user)
             score = score + branch.score(u, v)
         return score
-
-    def calculate_loss(self, interaction):
-        user = interaction[self.USER_ID]
-        item = interaction[self.ITEM_ID]
-        if self.loss_type == "BPR":
-            pos = self.forward(user, item, observed=True)
-            neg = self.forward(user, interaction[self.NEG_ITEM_ID])
-            return -F.logsigmoid(pos - neg).mean()
-        label = interaction[self.LABEL].float()
-        if self.loss_type == "MSE":
-            return F.mse_loss(self.forward(user, item, observed=True), label)
-        # CE: sampled negatives (label 0) are not in the training matrix.
-        score = self._forward_mixed(user, item, label > 0)
-        return F.binary_cross_entropy_with_logits(score, label)
-
-    def _forward_mixed(self, user, item, observed):
-        score = torch.empty_like(user, dtype=torch.float)
-        score[observed] = self.forward(user[observed], item[observed], observed=True)
-        score[~observed] = self.forward(user[~observed], item[~observed])
-        return score
-
-    def predict(self, interaction):
-        score = self.forward(interaction[self.USER_ID], interaction[self.ITEM_ID])
-        return torch.sigmoid(score) if self.loss_type == "CE" else score
 
     def full_sort_predict(self, interaction):
         user = interaction[self.USER_ID]

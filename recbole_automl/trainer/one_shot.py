@@ -1,0 +1,117 @@
+"""One-shot searches (SIF's supernet, and the later methods that learn their choice while
+training one model) as a RecBole ``Trainer`` whose every validation is a trial of the
+search core: journaled, counted against the budget, shown on the progress bar, resumable."""
+
+import dataclasses
+import os
+import time
+
+import torch
+from recbole.trainer import Trainer
+
+from recbole_automl.search import Budget, Journal, SearchProgress, Trial, best_trial
+from recbole_automl.trainer.stopping import fit
+
+
+class OneShotTrainer(Trainer):
+    """RecBole's ``Trainer`` that trains a one-shot search and records it in ``folder``.
+
+    A subclass says what the search would choose now (:meth:`point`, plain data) and, if it
+    steps more than ``self.optimizer``, which optimizers its state includes
+    (:meth:`optimizers`). The budget is ``epochs`` (with RecBole's early stopping on the
+    validation metric) and ``search_time`` seconds.
+
+    Resuming: after each validation the trainer's state (model, optimizers, epoch, early
+    stopping) and the new trial are written to ``folder/checkpoint.pth``, atomically, and
+    then the trial to the journal. A rerun loads the checkpoint, journals its trial if the
+    journal missed it, and trains on from the next epoch; it trains nothing if the search
+    had ended by early stopping or its epochs.
+    """
+
+    def __init__(self, config, model, folder):
+        super().__init__(config, model)
+        self.journal = Journal(os.path.join(folder, "journal.jsonl"))
+        self.checkpoint = os.path.join(folder, "checkpoint.pth")
+        self.last_valid_result = {}
+
+    def point(self):
+        """What the search would choose now, as plain data (a trial's point)."""
+        raise NotImplementedError
+
+    def optimizers(self):
+        """The optimizers whose state a checkpoint holds, by name."""
+        return {"optimizer": self.optimizer}
+
+    def _valid_epoch(self, valid_data, show_progress=False):
+        score, self.last_valid_result = super()._valid_epoch(valid_data, show_progress)
+        return score, self.last_valid_result
+
+    def search(self, train_data, valid_data, title, show_progress=False):
+        """Train the search (or resume it); return its trials, one per validation."""
+        trials = self._resume()
+        budget = Budget(max_seconds=self.config["search_time"])
+        for trial in trials:
+            budget.credit(trial.seconds)
+            budget.count()
+        progress = SearchProgress(self.epochs, title, disable=not show_progress)
+        progress.bar.update(len(trials))
+        last = [time.monotonic()]
+
+        def record(epoch_idx, score):
+            now = time.monotonic()
+            trial = Trial(
+                number=len(trials), round=0, point=self.point(), value=float(score),
+                result={k: float(v) for k, v in self.last_valid_result.items()},
+                curve=[float(score)], epochs=epoch_idx + 1, seconds=round(now - last[0], 3),
+                started=round(time.time() - (now - last[0]), 3),
+            )  # fmt: skip
+            last[0] = now
+            self._save(epoch_idx, trial)
+            self.journal.append(trial)
+            trials.append(trial)
+            budget.count()
+            progress.update(trial, best_trial(trials, self.valid_metric_bigger), budget)
+
+        ended = self.start_epoch >= self.epochs or self.cur_step > self.stopping_step
+        try:
+            if not ended and not budget.exhausted:
+                fit(
+                    self, train_data, valid_data, callback_fn=record,
+                    time_limit_s=budget.seconds_left, saved=False, verbose=False,
+                    show_progress=show_progress,
+                )  # fmt: skip
+        finally:
+            progress.close()
+            self.tensorboard.close()
+        return trials
+
+    def _save(self, epoch_idx, trial):
+        state = {
+            "epoch": epoch_idx,
+            "cur_step": int(self.cur_step),
+            "best_valid_score": float(self.best_valid_score),
+            "state_dict": self.model.state_dict(),
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
+            "trial": dataclasses.asdict(trial),
+        }
+        partial = self.checkpoint + ".partial"
+        torch.save(state, partial)
+        os.replace(partial, self.checkpoint)
+
+    def _resume(self):
+        trials = self.journal.load()
+        if not os.path.exists(self.checkpoint):
+            return trials
+        state = torch.load(self.checkpoint, map_location=self.device)
+        self.start_epoch = state["epoch"] + 1
+        self.cur_step = state["cur_step"]
+        self.best_valid_score = state["best_valid_score"]
+        self.model.load_state_dict(state["state_dict"])
+        for name, optimizer in self.optimizers().items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        trial = Trial(**state["trial"])
+        if trial.number >= len(trials):  # killed between the checkpoint and the journal
+            self.journal.append(trial)
+            trials.append(trial)
+        self.logger.info(f"Resumed the search from {self.checkpoint} at epoch {self.start_epoch}")
+        return trials

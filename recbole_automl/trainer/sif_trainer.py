@@ -1,0 +1,168 @@
+"""SIFTrainer: trains one SIF model, or searches its interaction function first.
+
+The search (Yao et al., WWW 2020) trains the supernet once, bilevel: before each step of
+the embeddings and heads on a training mini-batch (RecBole's training loop and optimizer),
+one Adam step of the architecture (operation weights, element-wise networks) on a
+validation mini-batch, with the operation weights binarised in the forward pass and
+clipped to [0, 1] after the step. Every epoch ends with RecBole's validation of the
+supernet's current operation; the epoch with the best validation score gives the derived
+function, which is retrained stand-alone from scratch (full ``epochs``, early stopping)
+and exported as a YAML config. The test split is only used after that, by whoever calls
+``evaluate``.
+"""
+
+import time
+
+import torch
+from recbole.data.dataloader import TrainDataLoader
+from recbole.sampler import Sampler
+from recbole.trainer import Trainer
+from recbole.utils import set_color
+
+from recbole_automl.config import derive_config
+from recbole_automl.model.general_recommender.sif import SIF
+from recbole_automl.search import export_config, plot_trajectory, plot_weights
+from recbole_automl.search.journal import best_trial
+from recbole_automl.trainer.one_shot import OneShotTrainer
+from recbole_automl.trainer.searching import exported_config, search_folder
+from recbole_automl.utils import reseed
+
+# Keys that do not change a search: the retraining's epochs, and the search's epochs are its
+# budget (a rerun with more extends the journal).
+RUN_KEY_IGNORES = ("epochs", "search_epochs")
+
+
+def validation_batches(config, train_data, valid_data):
+    """Endless shuffled mini-batches of the validation split, drawn like training batches.
+
+    For BPR and CE the negatives are sampled among the items that the user has in neither
+    the training nor the validation split.
+    """
+    sampler = None
+    if train_data._sampler is not None:
+        args = config["train_neg_sample_args"]
+        datasets = [train_data._dataset, valid_data._dataset]
+        sampler = Sampler(["train", "valid"], datasets, args["distribution"], args["alpha"])
+        sampler = sampler.set_phase("valid")
+    loader = TrainDataLoader(config, valid_data._dataset, sampler, shuffle=True)
+    while True:
+        yield from loader
+
+
+class SupernetTrainer(OneShotTrainer):
+    """Trains the SIF supernet: an architecture step before each training step."""
+
+    def __init__(self, config, model, folder, valid_batches):
+        super().__init__(config, model, folder)
+        self.optimizer = self._build_optimizer(params=model.weight_parameters())
+        self.arch_optimizer = torch.optim.Adam(
+            model.architecture_parameters(), lr=config["arch_learning_rate"]
+        )
+        self.valid_batches = valid_batches
+
+    def optimizers(self):
+        return {"optimizer": self.optimizer, "arch_optimizer": self.arch_optimizer}
+
+    def point(self):
+        return {**self.model.architecture(), "weights": self.model.operation_weights()}
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        return super()._train_epoch(train_data, epoch_idx, self._bilevel_loss, show_progress)
+
+    def _bilevel_loss(self, interaction):
+        """RecBole's loop steps the weights on the loss returned; the architecture goes first."""
+        self.arch_optimizer.zero_grad()
+        batch = next(self.valid_batches).to(self.device)
+        self.model.architecture_loss(batch).backward()
+        self.arch_optimizer.step()
+        self.model.clip_alpha()
+        self.optimizer.zero_grad()  # the validation loss must not move the weights
+        return self.model.calculate_loss(interaction)
+
+
+class SIFTrainer(Trainer):
+    """RecBole ``Trainer`` for :class:`SIF`; searches the interaction first when it is ``~``.
+
+    After a search, ``search_summary`` holds its seconds, epochs and result, and
+    ``fit`` adds the seconds of the stand-alone retraining.
+    """
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.search_summary = None
+
+    def fit(
+        self,
+        train_data,
+        valid_data=None,
+        verbose=True,
+        saved=True,
+        show_progress=False,
+        callback_fn=None,
+    ):
+        if self.config["interaction"] is None:
+            best = self.search(train_data, valid_data, show_progress=show_progress)
+            self._use_architecture(best.point, train_data)
+        start = time.monotonic()
+        result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        if self.search_summary is not None:
+            summary = self.search_summary
+            summary["retrain_seconds"] = round(time.monotonic() - start, 3)
+            cost = (summary["search_seconds"] + summary["retrain_seconds"]) / summary[
+                "retrain_seconds"
+            ]
+            self.logger.info(
+                f"SIF: search {summary['search_seconds']:.1f} s + retraining "
+                f"{summary['retrain_seconds']:.1f} s = {cost:.2f} x one stand-alone training"
+            )
+        return result
+
+    @property
+    def search_dir(self):
+        """Where the journal, checkpoint, plots and exported config of this search live."""
+        return search_folder(self.config, f"SIF-{self.config['dataset']}", RUN_KEY_IGNORES)
+
+    def search(self, train_data, valid_data, show_progress=False):
+        """Train the supernet (or resume it); return the best epoch's :class:`Trial`."""
+        config, folder = self.config, self.search_dir
+        search_config = derive_config(config, epochs=config["search_epochs"], eval_step=1)
+        self.logger.info(
+            set_color("SIF search", "green")
+            + f": {config['search_epochs']} epochs at most, journal in {folder}"
+        )
+        supernet = SupernetTrainer(
+            search_config, self.model, folder, validation_batches(config, train_data, valid_data)
+        )
+        trials = supernet.search(train_data, valid_data, "SIF search", show_progress)
+        bigger = self.valid_metric_bigger
+        best = best_trial(trials, bigger)
+        if best is None:
+            raise RuntimeError(f"the SIF search validated no epoch; see {folder}")
+        plot_trajectory({"SIF": trials}, f"{folder}/trajectory.png", config["valid_metric"], bigger)
+        plot_weights(trials, f"{folder}/operation_weights.png")
+        found = {k: best.point[k] for k in ("interaction", "interaction_mlp")}
+        exported = export_config(
+            exported_config(config, ("search_", "arch_"), **found), f"{folder}/best.yaml"
+        )
+        self.search_summary = {
+            "search_seconds": round(sum(t.seconds for t in trials), 3),
+            "search_epochs": len(trials),
+            "best_epoch": best.epochs,
+            "interaction": best.point["interaction"],
+            "valid_score": best.value,
+        }
+        self.logger.info(
+            set_color("found interaction", "yellow")
+            + f": {best.point['interaction']} (epoch {best.epochs}, valid "
+            + f"{config['valid_metric']} {best.value:.4f}); "
+            + f"reproduce with --model=SIF --config_files={exported}"
+        )
+        return best
+
+    def _use_architecture(self, point, train_data):
+        """Make the stand-alone model of ``point`` the one this trainer trains from scratch."""
+        self.config["interaction"] = point["interaction"]
+        self.config["interaction_mlp"] = point["interaction_mlp"]
+        reseed(self.config, train_data)
+        self.model = SIF(self.config, train_data._dataset).to(self.device)
+        self.optimizer = self._build_optimizer(params=self.model.parameters())

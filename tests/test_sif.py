@@ -1,0 +1,140 @@
+"""SIF: the supernet model, its bilevel one-shot search, export and resume."""
+
+import os
+
+import pytest
+import torch
+import yaml
+from conftest import ROOT, tiny_config
+from recbole.data import create_dataset, data_preparation
+
+from recbole_automl import Config, ConfigError, run_recbole_automl
+from recbole_automl.model.general_recommender.sif import SIF
+from recbole_automl.model.layers import INTERACTIONS
+from recbole_automl.search import Journal
+from recbole_automl.trainer.sif_trainer import SupernetTrainer, validation_batches
+
+EXPLICIT = os.path.join(ROOT, "configs", "explicit.yaml")
+
+
+def _build(**overrides):
+    config = Config(model="SIF", config_dict=tiny_config(**overrides))
+    dataset = create_dataset(config)
+    train, valid, test = data_preparation(config, dataset)
+    return config, SIF(config, train._dataset), train, valid
+
+
+def _interaction(config, train):
+    return next(iter(train)).to(config["device"])
+
+
+def test_supernet_scores_with_the_argmax_operation_and_every_weight_gets_a_gradient():
+    config, model, train, _ = _build()
+    with torch.no_grad():
+        model.alpha.copy_(torch.tensor([0.2, 0.3, 0.9, 0.1, 0.4, 0.5]))
+    assert model.interaction == "plus"
+    batch = _interaction(config, train)
+    user, item = batch[model.USER_ID], batch[model.ITEM_ID]
+    assert torch.allclose(model.supernet_forward(user, item), model.forward(user, item))
+    model.architecture_loss(batch).backward()
+    assert (model.alpha.grad != 0).all()  # every operation is scored, one is used
+    for head in model.heads.values():
+        assert head.weight.norm() <= 1.0 + 1e-5
+
+
+def test_stand_alone_model_has_one_operation_and_the_exported_networks_frozen():
+    _, searched, _, _ = _build()
+    architecture = searched.architecture()
+    config, model, train, _ = _build(
+        interaction="min", interaction_mlp=architecture["interaction_mlp"]
+    )
+    assert list(model.heads) == ["min"] and model.interaction == "min"
+    assert model.mlps["user"].flat() == pytest.approx(architecture["interaction_mlp"]["user"])
+    assert not any(p.requires_grad for p in model.mlps.parameters())
+    _, plain, _, _ = _build(interaction="concat")
+    assert plain.mlps is None
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"interaction": "divide"}, "'interaction'"),
+        ({"sif_operations": ["plus", "outer"]}, "'sif_operations'"),
+        ({"interaction": "plus", "interaction_mlp": {"user": [0.1], "item": [0]}}, "_mlp'"),
+    ],
+)  # fmt: skip
+def test_bad_sif_keys_are_named(overrides, key):
+    with pytest.raises(ConfigError, match=key):
+        _build(**overrides)
+
+
+def test_validation_batches_come_from_the_validation_split_with_unseen_negatives():
+    config, model, train, valid = _build()
+    batch = next(validation_batches(config, train, valid))
+    valid_pairs = set(zip(*(valid._dataset.inter_feat[f].tolist() for f in ("user_id", "item_id"))))
+    train_pairs = set(zip(*(train._dataset.inter_feat[f].tolist() for f in ("user_id", "item_id"))))
+    users, items, negatives = (batch[f].tolist() for f in ("user_id", "item_id", "neg_item_id"))
+    assert all(pair in valid_pairs for pair in zip(users, items))
+    assert not any((u, n) in valid_pairs | train_pairs for u, n in zip(users, negatives))
+
+
+def test_bilevel_step_moves_the_architecture_on_validation_and_not_the_weights(tmp_path):
+    config, model, train, valid = _build()
+    trainer = SupernetTrainer(config, model, tmp_path, validation_batches(config, train, valid))
+    alpha, embeddings = model.alpha.detach().clone(), model.user_embedding.weight.detach().clone()
+    trainer._bilevel_loss(_interaction(config, train))
+    assert not torch.equal(model.alpha, alpha)
+    assert torch.equal(model.user_embedding.weight, embeddings)
+    assert all(p.grad is None or not p.grad.any() for p in model.weight_parameters())
+    assert 0.0 <= model.alpha.min() and model.alpha.max() <= 1.0
+
+
+def _search(**overrides):
+    return run_recbole_automl(
+        model="SIF", config_dict=tiny_config(**{"search_epochs": 3, "epochs": 2, **overrides})
+    )
+
+
+def test_search_retrains_the_found_function_and_its_export_reproduces_it(isolated_run):
+    result = _search()
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(folder / "journal.jsonl").load()
+    assert [t.epochs for t in trials] == [1, 2, 3]
+    assert all(set(t.point["weights"]) == set(INTERACTIONS) for t in trials)
+    for name in ("trajectory.png", "operation_weights.png", "checkpoint.pth"):
+        assert (folder / name).exists()
+    summary = result["search"]
+    assert summary["search_epochs"] == 3 and summary["retrain_seconds"] > 0
+    exported = yaml.safe_load(open(folder / "best.yaml"))
+    assert exported["interaction"] == summary["interaction"]
+    assert "search_epochs" not in exported and "config_files" not in exported
+
+    reproduced = run_recbole_automl(config_file_list=[str(folder / "best.yaml")])
+    assert reproduced["test_result"] == result["test_result"]
+    assert reproduced["search"] is None
+
+
+def test_search_resumes_without_losing_or_repeating_epochs(isolated_run):
+    _search(search_epochs=2)
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    journal = Journal(folder / "journal.jsonl")
+    first = journal.load()
+
+    # Killed after the checkpoint of epoch 2 but before its journal line.
+    lines = open(journal.path).read().splitlines(keepends=True)
+    open(journal.path, "w").writelines(lines[:-1])
+    _search(search_epochs=2)
+    assert journal.load() == first  # restored from the checkpoint, nothing retrained
+
+    _search(search_epochs=4)  # a larger budget extends the same search
+    trials = journal.load()
+    assert trials[:2] == first
+    assert [t.number for t in trials] == [0, 1, 2, 3] and [t.epochs for t in trials] == [1, 2, 3, 4]
+
+
+def test_explicit_feedback_search():
+    result = run_recbole_automl(
+        model="SIF", config_file_list=[EXPLICIT], config_dict=tiny_config(search_epochs=2)
+    )
+    assert set(result["test_result"]) == {"rmse", "mae"}
+    assert result["search"]["interaction"] in INTERACTIONS
