@@ -5,9 +5,10 @@ the embeddings and heads on a training mini-batch (RecBole's training loop and o
 one Adam step of the architecture (operation weights, element-wise networks) on a
 validation mini-batch, with the operation weights binarised in the forward pass and
 clipped to [0, 1] after the step. Every epoch ends with RecBole's validation of the
-supernet's current operation; the epoch with the best validation score gives the derived
-function, which is retrained stand-alone from scratch (full ``epochs``, early stopping)
-and exported as a YAML config. The test split is only used after that, by whoever calls
+supernet's current operation (journaled: the search's trajectory); after ``search_epochs``
+the argmax of the operation weights and the element-wise networks are the derived
+function, which is retrained stand-alone from scratch (full ``epochs``, early stopping on
+validation) and exported as a YAML config. The test split is only used after that, by whoever calls
 ``evaluate``.
 """
 
@@ -22,7 +23,6 @@ from recbole.utils import set_color
 from recbole_automl.config import derive_config
 from recbole_automl.model.general_recommender.sif import SIF
 from recbole_automl.search import export_config, plot_trajectory, plot_weights
-from recbole_automl.search.journal import best_trial
 from recbole_automl.trainer.one_shot import OneShotTrainer
 from recbole_automl.trainer.searching import exported_config, search_folder
 from recbole_automl.utils import reseed
@@ -101,8 +101,8 @@ class SIFTrainer(Trainer):
         callback_fn=None,
     ):
         if self.config["interaction"] is None:
-            best = self.search(train_data, valid_data, show_progress=show_progress)
-            self._use_architecture(best.point, train_data)
+            found = self.search(train_data, valid_data, show_progress=show_progress)
+            self._use_architecture(found.point, train_data)
         start = time.monotonic()
         result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
         if self.search_summary is not None:
@@ -123,9 +123,13 @@ class SIFTrainer(Trainer):
         return search_folder(self.config, f"SIF-{self.config['dataset']}", RUN_KEY_IGNORES)
 
     def search(self, train_data, valid_data, show_progress=False):
-        """Train the supernet (or resume it); return the best epoch's :class:`Trial`."""
+        """Train the supernet (or resume it); return the last epoch's :class:`Trial`."""
         config, folder = self.config, self.search_dir
-        search_config = derive_config(config, epochs=config["search_epochs"], eval_step=1)
+        # The search runs its epochs (its budget) out: a supernet's validation score dips
+        # each time the argmax moves to an operation whose head is still untrained, so
+        # early stopping would keep the first operation tried.
+        epochs = config["search_epochs"]
+        search_config = derive_config(config, epochs=epochs, eval_step=1, stopping_step=epochs)
         self.logger.info(
             set_color("SIF search", "green")
             + f": {config['search_epochs']} epochs at most, journal in {folder}"
@@ -134,30 +138,29 @@ class SIFTrainer(Trainer):
             search_config, self.model, folder, validation_batches(config, train_data, valid_data)
         )
         trials = supernet.search(train_data, valid_data, "SIF search", show_progress)
-        bigger = self.valid_metric_bigger
-        best = best_trial(trials, bigger)
-        if best is None:
+        if not trials:
             raise RuntimeError(f"the SIF search validated no epoch; see {folder}")
+        found = trials[-1]  # the final argmax of the operation weights, as in the paper
+        bigger = self.valid_metric_bigger
         plot_trajectory({"SIF": trials}, f"{folder}/trajectory.png", config["valid_metric"], bigger)
         plot_weights(trials, f"{folder}/operation_weights.png")
-        found = {k: best.point[k] for k in ("interaction", "interaction_mlp")}
+        keys = {k: found.point[k] for k in ("interaction", "interaction_mlp")}
         exported = export_config(
-            exported_config(config, ("search_", "arch_"), **found), f"{folder}/best.yaml"
+            exported_config(config, ("search_", "arch_"), **keys), f"{folder}/best.yaml"
         )
         self.search_summary = {
             "search_seconds": round(sum(t.seconds for t in trials), 3),
             "search_epochs": len(trials),
-            "best_epoch": best.epochs,
-            "interaction": best.point["interaction"],
-            "valid_score": best.value,
+            "interaction": found.point["interaction"],
+            "valid_score": found.value,
         }
         self.logger.info(
             set_color("found interaction", "yellow")
-            + f": {best.point['interaction']} (epoch {best.epochs}, valid "
-            + f"{config['valid_metric']} {best.value:.4f}); "
+            + f": {found.point['interaction']} (epoch {found.epochs}, valid "
+            + f"{config['valid_metric']} {found.value:.4f}); "
             + f"reproduce with --model=SIF --config_files={exported}"
         )
-        return best
+        return found
 
     def _use_architecture(self, point, train_data):
         """Make the stand-alone model of ``point`` the one this trainer trains from scratch."""
