@@ -12,7 +12,8 @@ from recbole_automl import Config, ConfigError, run_recbole_automl
 from recbole_automl.model.general_recommender.sif import SIF
 from recbole_automl.model.layers import INTERACTIONS
 from recbole_automl.search import Journal
-from recbole_automl.trainer.sif_trainer import SupernetTrainer, validation_batches
+from recbole_automl.trainer.one_shot import validation_batches
+from recbole_automl.trainer.sif_trainer import SupernetTrainer
 
 EXPLICIT = os.path.join(ROOT, "configs", "explicit.yaml")
 

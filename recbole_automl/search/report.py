@@ -94,6 +94,35 @@ def plot_weights(trials, path, key="weights", ylabel="operation weight (alpha)")
     plt.close(fig)
 
 
+def plot_against_frequency(series, path, ylabel="mean coefficient"):
+    """Values per user / item against their training frequency, averaged in log2 bins.
+
+    Args:
+        series (dict): label -> (frequencies, values), two arrays of the same length.
+        path (str): PNG file to write.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, (frequencies, values) in series.items():
+        bins = np.floor(np.log2(frequencies)).astype(int)
+        edges = sorted(set(bins))
+        means = [values[bins == b].mean() for b in edges]
+        ax.plot([2.0**b for b in edges], means, marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("interactions in the training split (log2 bins)")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def export_config(config_dict, path):
     """Write ``config_dict`` as a RecBole YAML config file."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -1,6 +1,7 @@
 """Trainers of the plugin's methods; ``get_trainer`` finds ``<Model>Trainer`` here."""
 
 from recbole_automl.trainer.autocf_trainer import AutoCFTrainer
+from recbole_automl.trainer.lambdaopt_trainer import LambdaOptBPRTrainer
 from recbole_automl.trainer.sif_trainer import SIFTrainer
 
-__all__ = ["AutoCFTrainer", "SIFTrainer"]
+__all__ = ["AutoCFTrainer", "LambdaOptBPRTrainer", "SIFTrainer"]

@@ -1,5 +1,5 @@
-"""One-shot searches (SIF's supernet, and the later methods that learn their choice while
-training one model) as a RecBole ``Trainer`` whose every validation is a trial of the
+"""One-shot searches (SIF's supernet, λOpt's coefficients: methods that learn their choice
+while training one model) as a RecBole ``Trainer`` whose every validation is a trial of the
 search core: journaled, counted against the budget, shown on the progress bar, resumable."""
 
 import dataclasses
@@ -7,32 +7,37 @@ import os
 import time
 
 import torch
+from recbole.data.dataloader import TrainDataLoader
+from recbole.sampler import Sampler
 from recbole.trainer import Trainer
 
-from recbole_automl.search import Budget, Journal, SearchProgress, Trial, best_trial
-from recbole_automl.trainer.stopping import fit
+from recbole_automl.search import Budget, Journal, SearchProgress, StopTraining, Trial, best_trial
 
 
 class OneShotTrainer(Trainer):
-    """RecBole's ``Trainer`` that trains a one-shot search and records it in ``folder``.
+    """RecBole's ``Trainer`` whose ``fit`` records a one-shot search in ``folder``.
 
     A subclass says what the search would choose now (:meth:`point`, plain data) and, if it
     steps more than ``self.optimizer``, which optimizers its state includes
     (:meth:`optimizers`). The budget is ``epochs`` (with RecBole's early stopping on the
-    validation metric) and ``search_time`` seconds.
+    validation metric) and ``search_time`` seconds. After ``fit``, ``trials`` holds one
+    :class:`~recbole_automl.search.Trial` per validation, those of earlier runs included.
 
     Resuming: after each validation the trainer's state (model, optimizers, epoch, early
-    stopping) and the new trial are written to ``folder/checkpoint.pth``, atomically, and
-    then the trial to the journal. A rerun loads the checkpoint, journals its trial if the
-    journal missed it, and trains on from the next epoch; it trains nothing if the search
-    had ended by early stopping or its epochs.
+    stopping, best validation result) and the new trial are written to
+    ``folder/checkpoint.pth``, atomically, and then the trial to the journal. A rerun loads
+    the checkpoint, journals its trial if the journal missed it, and trains on from the next
+    epoch; it trains nothing if the search had ended by early stopping or its epochs. The
+    best model (``saved=True``) is ``folder/best_model.pth``, so it survives a resume.
     """
 
     def __init__(self, config, model, folder):
         super().__init__(config, model)
         self.journal = Journal(os.path.join(folder, "journal.jsonl"))
         self.checkpoint = os.path.join(folder, "checkpoint.pth")
+        self.saved_model_file = os.path.join(folder, "best_model.pth")
         self.last_valid_result = {}
+        self.trials = []
 
     def point(self):
         """What the search would choose now, as plain data (a trial's point)."""
@@ -46,14 +51,21 @@ class OneShotTrainer(Trainer):
         score, self.last_valid_result = super()._valid_epoch(valid_data, show_progress)
         return score, self.last_valid_result
 
-    def search(self, train_data, valid_data, title, show_progress=False):
-        """Train the search (or resume it); return its trials, one per validation."""
-        trials = self._resume()
+    def fit(
+        self,
+        train_data,
+        valid_data=None,
+        verbose=True,
+        saved=True,
+        show_progress=False,
+        callback_fn=None,
+    ):
+        self.trials = trials = self._resume()
         budget = Budget(max_seconds=self.config["search_time"])
         for trial in trials:
             budget.credit(trial.seconds)
             budget.count()
-        progress = SearchProgress(self.epochs, title, disable=not show_progress)
+        progress = SearchProgress(self.epochs, f"{self.config['model']} search", not show_progress)
         progress.bar.update(len(trials))
         last = [time.monotonic()]
 
@@ -71,25 +83,28 @@ class OneShotTrainer(Trainer):
             trials.append(trial)
             budget.count()
             progress.update(trial, best_trial(trials, self.valid_metric_bigger), budget)
+            if callback_fn is not None:
+                callback_fn(epoch_idx, score)
+            if budget.exhausted:
+                raise StopTraining(f"search_time of {budget.max_seconds} s spent")
 
         ended = self.start_epoch >= self.epochs or self.cur_step > self.stopping_step
         try:
             if not ended and not budget.exhausted:
-                fit(
-                    self, train_data, valid_data, callback_fn=record,
-                    time_limit_s=budget.seconds_left, saved=False, verbose=False,
-                    show_progress=show_progress,
-                )  # fmt: skip
+                super().fit(train_data, valid_data, verbose, saved, show_progress, record)
+        except StopTraining as stop:
+            self.logger.info(f"Training stopped: {stop}")
         finally:
             progress.close()
             self.tensorboard.close()
-        return trials
+        return self.best_valid_score, self.best_valid_result
 
     def _save(self, epoch_idx, trial):
         state = {
             "epoch": epoch_idx,
             "cur_step": int(self.cur_step),
             "best_valid_score": float(self.best_valid_score),
+            "best_valid_result": {k: float(v) for k, v in (self.best_valid_result or {}).items()},
             "state_dict": self.model.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
             "trial": dataclasses.asdict(trial),
@@ -106,6 +121,7 @@ class OneShotTrainer(Trainer):
         self.start_epoch = state["epoch"] + 1
         self.cur_step = state["cur_step"]
         self.best_valid_score = state["best_valid_score"]
+        self.best_valid_result = state["best_valid_result"]
         self.model.load_state_dict(state["state_dict"])
         for name, optimizer in self.optimizers().items():
             optimizer.load_state_dict(state["optimizers"][name])
@@ -115,3 +131,20 @@ class OneShotTrainer(Trainer):
             trials.append(trial)
         self.logger.info(f"Resumed the search from {self.checkpoint} at epoch {self.start_epoch}")
         return trials
+
+
+def validation_batches(config, train_data, valid_data):
+    """Endless shuffled mini-batches of the validation split, drawn like training batches.
+
+    For BPR and CE the negatives are sampled among the items that the user has in neither
+    the training nor the validation split.
+    """
+    sampler = None
+    if train_data._sampler is not None:
+        args = config["train_neg_sample_args"]
+        datasets = [train_data._dataset, valid_data._dataset]
+        sampler = Sampler(["train", "valid"], datasets, args["distribution"], args["alpha"])
+        sampler = sampler.set_phase("valid")
+    loader = TrainDataLoader(config, valid_data._dataset, sampler, shuffle=True)
+    while True:
+        yield from loader

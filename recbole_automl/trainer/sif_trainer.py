@@ -15,38 +15,19 @@ validation) and exported as a YAML config. The test split is only used after tha
 import time
 
 import torch
-from recbole.data.dataloader import TrainDataLoader
-from recbole.sampler import Sampler
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
 from recbole_automl.config import derive_config
 from recbole_automl.model.general_recommender.sif import SIF
 from recbole_automl.search import export_config, plot_trajectory, plot_weights
-from recbole_automl.trainer.one_shot import OneShotTrainer
+from recbole_automl.trainer.one_shot import OneShotTrainer, validation_batches
 from recbole_automl.trainer.searching import exported_config, search_folder
 from recbole_automl.utils import reseed
 
 # Keys that do not change a search: the retraining's epochs, and the search's epochs are its
 # budget (a rerun with more extends the journal).
 RUN_KEY_IGNORES = ("epochs", "search_epochs")
-
-
-def validation_batches(config, train_data, valid_data):
-    """Endless shuffled mini-batches of the validation split, drawn like training batches.
-
-    For BPR and CE the negatives are sampled among the items that the user has in neither
-    the training nor the validation split.
-    """
-    sampler = None
-    if train_data._sampler is not None:
-        args = config["train_neg_sample_args"]
-        datasets = [train_data._dataset, valid_data._dataset]
-        sampler = Sampler(["train", "valid"], datasets, args["distribution"], args["alpha"])
-        sampler = sampler.set_phase("valid")
-    loader = TrainDataLoader(config, valid_data._dataset, sampler, shuffle=True)
-    while True:
-        yield from loader
 
 
 class SupernetTrainer(OneShotTrainer):
@@ -137,7 +118,10 @@ class SIFTrainer(Trainer):
         supernet = SupernetTrainer(
             search_config, self.model, folder, validation_batches(config, train_data, valid_data)
         )
-        trials = supernet.search(train_data, valid_data, "SIF search", show_progress)
+        supernet.fit(
+            train_data, valid_data, verbose=False, saved=False, show_progress=show_progress
+        )
+        trials = supernet.trials
         if not trials:
             raise RuntimeError(f"the SIF search validated no epoch; see {folder}")
         found = trials[-1]  # the final argmax of the operation weights, as in the paper

@@ -1,4 +1,5 @@
 from recbole_automl.model.general_recommender.autocf import AutoCF
+from recbole_automl.model.general_recommender.lambdaopt import LambdaOptBPR
 from recbole_automl.model.general_recommender.sif import SIF
 
-__all__ = ["AutoCF", "SIF"]
+__all__ = ["AutoCF", "LambdaOptBPR", "SIF"]
