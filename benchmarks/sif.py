@@ -20,12 +20,8 @@ Example:
 """
 
 import argparse
-import json
 import os
-import shlex
-import subprocess
 import sys
-import time
 from datetime import date
 
 import numpy as np
@@ -35,7 +31,8 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
-from baselines import _load_records, _machine  # noqa: E402
+from baselines import _machine  # noqa: E402
+from runner import load_records, run_jobs, train_and_record  # noqa: E402
 
 from recbole_automl.model.layers import INTERACTIONS  # noqa: E402
 
@@ -62,31 +59,6 @@ VARIANTS = {
 }
 
 
-def run_one(task, label, seed):
-    """Train and test one variant in this process; return its record."""
-    from recbole_automl import Config
-    from recbole_automl.quick_start import train_and_test
-
-    model, overrides = VARIANTS[label]
-    start = time.perf_counter()
-    config = Config(
-        model=model,
-        dataset="ml-100k",
-        config_file_list=TASKS[task]["config_files"],
-        config_dict={**overrides, "seed": seed, "show_progress": False},
-        read_cmd_line=False,
-    )
-    result = train_and_test(config, verbose=False)
-    return {
-        "label": label,
-        "seed": seed,
-        "valid": {k: float(v) for k, v in result["best_valid_result"].items()},
-        "test": {k: float(v) for k, v in result["test_result"].items()},
-        "wall_s": round(time.perf_counter() - start, 1),
-        "search": result["search"],
-    }
-
-
 def _record_path(task):
     return os.path.join(RESULTS, "raw", f"ml-100k-sif-{task}.jsonl")
 
@@ -99,7 +71,7 @@ def _cell(values, scale=1.0):
 def task_table(task):
     """Markdown lines for one task, from its records."""
     spec = TASKS[task]
-    records = _load_records(_record_path(task))
+    records = load_records(_record_path(task))
     if not records:
         return []
     metrics, scale, main = spec["metrics"], spec["scale"], spec["metrics"][0]
@@ -143,7 +115,9 @@ def _search_lines(records, spec):
     return lines
 
 
-def write_tables(commands):
+def write_tables():
+    records = [r for task in TASKS for r in load_records(_record_path(task))]
+    commands = list(dict.fromkeys(r["command"] for r in records))
     lines = [
         "# SIF on ml-100k: searched interaction function vs single operations",
         "",
@@ -178,41 +152,16 @@ def main():
     args = parser.parse_args()
 
     if args.run_one:
-        record = run_one(args.task, args.run_one[0], int(args.run_one[1]))
-        print("RECORD " + json.dumps(record))
-        return
-    paths = [_record_path(task) for task in TASKS]
-    commands = list(dict.fromkeys(r["command"] for p in paths for r in _load_records(p)))
-    if args.table:
-        write_tables(commands)
-        return
-
-    path = _record_path(args.task)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    done = {(r["label"], r["seed"]) for r in _load_records(path)}
-    workdir = os.path.join(HERE, ".work", f"sif-{args.task}")
-    os.makedirs(workdir, exist_ok=True)
-    command = "python benchmarks/sif.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    for seed in args.seeds:
-        for label in args.variants:
-            if (label, seed) in done:
-                continue
-            cmd = [sys.executable, os.path.abspath(__file__), "--task", args.task]
-            cmd += ["--run-one", label, str(seed)]
-            print(f"[{time.strftime('%H:%M:%S')}] {args.task} {label} seed {seed}", flush=True)
-            proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-            lines = [x for x in proc.stdout.splitlines() if x.startswith("RECORD ")]
-            if proc.returncode != 0 or not lines:
-                print(f"  failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}", flush=True)
-                continue
-            record = json.loads(lines[-1][len("RECORD ") :])
-            record["command"] = command
-            print(f"  test {record['test']} in {record['wall_s']} s", flush=True)
-            with open(path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            commands = list(dict.fromkeys([*commands, command]))
-            write_tables(commands)
-    write_tables(commands)
+        label, seed = args.run_one[0], int(args.run_one[1])
+        model, overrides = VARIANTS[label]
+        train_and_record(label, model, seed, TASKS[args.task]["config_files"], overrides)
+    elif not args.table:
+        jobs = [(label, seed) for seed in args.seeds for label in args.variants]
+        workdir = os.path.join(HERE, ".work", f"sif-{args.task}")
+        run_jobs(
+            __file__, ["--task", args.task], jobs, _record_path(args.task), workdir, write_tables
+        )
+    write_tables()
 
 
 if __name__ == "__main__":
