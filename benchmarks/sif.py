@@ -53,6 +53,7 @@ TASKS = {
 # label -> (model, config overrides)
 VARIANTS = {
     "SIF": ("SIF", {}),
+    "SIF (30 search epochs)": ("SIF", {"search_epochs": 30}),
     **{f"SIF[{op}]": ("SIF", {"interaction": op}) for op in INTERACTIONS},
     "FM": ("FM", {}),
     "NeuMF": ("NeuMF", {}),

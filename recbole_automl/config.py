@@ -3,6 +3,7 @@
 import copy
 import os
 
+import recbole
 import torch
 from recbole.config import Config as RecBoleConfig
 from recbole.utils import InputType
@@ -11,6 +12,9 @@ from recbole_automl.utils import ConfigError, get_model
 
 POINTWISE_LOSSES = ("MSE",)
 PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
+RECBOLE_PROPERTIES_DIR = os.path.join(
+    os.path.dirname(os.path.abspath(recbole.__file__)), "properties"
+)
 
 
 def _type_name(value):
@@ -95,6 +99,15 @@ class Config(RecBoleConfig):
         model_file = os.path.join(PROPERTIES_DIR, "model", model + ".yaml")
         if os.path.isfile(model_file):
             self._update_internal_config_dict(model_file)
+            # A wrapper of a RecBole model (PEP's base_model) gets that model's defaults
+            # too; the wrapper's own keys win.
+            base = self.external_config_dict.get(
+                "base_model", self.internal_config_dict.get("base_model")
+            )
+            base_file = os.path.join(RECBOLE_PROPERTIES_DIR, "model", f"{base}.yaml")
+            if base is not None and os.path.isfile(base_file):
+                self._update_internal_config_dict(base_file)
+                self._update_internal_config_dict(model_file)
 
     def _get_final_config_dict(self):
         for key, value in self.external_config_dict.items():

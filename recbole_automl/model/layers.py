@@ -7,6 +7,7 @@
 * :class:`ElementwiseMLP`: SIF's small network applied to every embedding coordinate.
 * :class:`HistoryEncoder`: a side's interaction history as a sparse bag of
   embeddings, so memory grows with the number of interactions only.
+* :class:`PrunedEmbedding`: PEP's embedding table with learnable pruning thresholds.
 """
 
 import numpy as np
@@ -159,3 +160,69 @@ class HistoryEncoder(nn.Module):
         if exclude is not None:
             out = out - self.scale[rows].unsqueeze(-1) * self.embedding(exclude)
         return out
+
+
+# PEP's threshold granularities -> (rows of thresholds: one, per feature or per field;
+# columns: one, or one per dimension).
+THRESHOLD_GRANULARITIES = {
+    "global": ("one", False),
+    "dimension": ("one", True),
+    "feature": ("feature", False),
+    "feature_dim": ("feature", True),
+    "field": ("field", False),
+    "field_dim": ("field", True),
+}
+
+
+class PrunedEmbedding(nn.Embedding):
+    """An embedding table pruned by PEP (Liu et al., ICLR 2021).
+
+    While searching, the table used is ``sign(V) * relu(|V| - sigmoid(s))``: a weight whose
+    magnitude is below its learnable threshold ``sigmoid(s)`` is zero, and ``s`` is trained
+    with ``V`` (:attr:`threshold`). After :meth:`fix`, the table is ``V * mask``, a fixed
+    sparsity to retrain with (the threshold is gone).
+
+    Args:
+        table (nn.Embedding): the table to replace (its size and initial weights).
+        row_fields (LongTensor): the field of each row (for ``field`` granularities).
+        granularity (str): a key of :data:`THRESHOLD_GRANULARITIES`.
+        init (float): initial ``s`` (``sigmoid(init)`` is the initial threshold).
+    """
+
+    def __init__(self, table, row_fields, granularity, init):
+        super().__init__(table.num_embeddings, table.embedding_dim, table.padding_idx)
+        with torch.no_grad():
+            self.weight.copy_(table.weight)
+        rows, per_dimension = THRESHOLD_GRANULARITIES[granularity]
+        count = {"one": 1, "feature": table.num_embeddings, "field": int(row_fields.max()) + 1}
+        shape = (count[rows], table.embedding_dim if per_dimension else 1)
+        self.threshold = nn.Parameter(torch.full(shape, float(init)))
+        self.register_buffer("row_fields", row_fields if rows == "field" else None)
+        self.register_buffer("mask", None)
+
+    def table(self):
+        if self.mask is not None:
+            return self.weight * self.mask
+        s = self.threshold if self.row_fields is None else self.threshold[self.row_fields]
+        return torch.sign(self.weight) * F.relu(self.weight.abs() - torch.sigmoid(s))
+
+    def forward(self, ids):
+        return F.embedding(ids, self.table(), self.padding_idx)
+
+    def nonzero(self):
+        """The number of non-zero weights of the table in use."""
+        with torch.no_grad():
+            return int((self.table() != 0).sum())
+
+    def fix(self, mask):
+        """Retrain with ``mask`` (bool, the table's shape): ``V * mask``, no threshold."""
+        self.threshold = None
+        self.mask = mask.to(self.weight.dtype)
+        with torch.no_grad():
+            self.weight.mul_(self.mask)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # A retrained table's state holds its mask: load it in the fixed (retrain) mode.
+        if state_dict.get(prefix + "mask") is not None and self.mask is None:
+            self.fix(torch.ones_like(self.weight, dtype=torch.bool))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

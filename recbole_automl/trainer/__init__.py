@@ -2,6 +2,7 @@
 
 from recbole_automl.trainer.autocf_trainer import AutoCFTrainer
 from recbole_automl.trainer.lambdaopt_trainer import LambdaOptBPRTrainer
+from recbole_automl.trainer.pep_trainer import PEPTrainer
 from recbole_automl.trainer.sif_trainer import SIFTrainer
 
-__all__ = ["AutoCFTrainer", "LambdaOptBPRTrainer", "SIFTrainer"]
+__all__ = ["AutoCFTrainer", "LambdaOptBPRTrainer", "PEPTrainer", "SIFTrainer"]

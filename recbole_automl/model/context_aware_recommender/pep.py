@@ -1,0 +1,111 @@
+r"""PEP: learnable embedding sizes for RecBole's context-aware models.
+
+Reference:
+    Siyi Liu, Chen Gao, Yihong Chen, Depeng Jin, Yong Li. "Learnable Embedding Sizes for
+    Recommender Systems." ICLR 2021. (The IJCAI-21 tutorial "Automated Recommender System",
+    Yao, Li, Gao, Zhao, Zhang.)
+
+One wrapper for every context-aware model: ``base_model`` (FM, DeepFM, AutoInt, ... any
+RecBole model built on ``ContextRecommender``) is built as RecBole builds it, then each of
+its feature embedding tables (token, token sequence and float fields; not the first-order
+weights) is replaced by a :class:`~recbole_automl.model.layers.PrunedEmbedding`. Scores,
+losses and predictions are the base model's.
+"""
+
+import numpy as np
+import torch
+from recbole.model.abstract_recommender import ContextRecommender
+from recbole.utils import InputType, ModelType
+
+from recbole_automl.model.layers import THRESHOLD_GRANULARITIES, PrunedEmbedding
+from recbole_automl.utils import ConfigError, get_model
+
+
+def _fields_of_rows(field_dims):
+    return torch.as_tensor(np.repeat(np.arange(len(field_dims)), field_dims), dtype=torch.long)
+
+
+def _feature_tables(base):
+    """(owner, attribute, field of each row) of every feature embedding table of ``base``."""
+    tables = []
+    for name, dims in (("token_embedding_table", "token_field_dims"),
+                       ("float_embedding_table", "float_field_dims")):  # fmt: skip
+        if hasattr(base, name):
+            tables.append((getattr(base, name), "embedding", _fields_of_rows(getattr(base, dims))))
+    for name in ("token_seq_embedding_table", "float_seq_embedding_table"):
+        for i, table in enumerate(getattr(base, name, [])):
+            tables.append(
+                (getattr(base, name), i, torch.zeros(table.num_embeddings, dtype=torch.long))
+            )
+    return tables
+
+
+class PEP(ContextRecommender):
+    """A context-aware ``base_model`` whose feature embeddings PEP prunes (module docstring).
+
+    :class:`~recbole_automl.trainer.pep_trainer.PEPTrainer` searches the masks and retrains.
+    """
+
+    type = ModelType.CONTEXT
+    input_type = InputType.POINTWISE
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        base_name = config["base_model"]  # the RecBole context-aware model to prune
+        base_class = get_model(base_name)
+        if not issubclass(base_class, ContextRecommender) or base_class is PEP:
+            raise ConfigError(
+                f"Config key 'base_model' must name a context-aware model (e.g. FM, DeepFM, "
+                f"AutoInt), got {base_name!r}."
+            )
+        granularity = config["threshold_granularity"]  # which weights share a threshold
+        if granularity not in THRESHOLD_GRANULARITIES:
+            raise ConfigError(
+                f"Config key 'threshold_granularity' must be one of "
+                f"{list(THRESHOLD_GRANULARITIES)}, got {granularity!r}."
+            )
+        self.base = base_class(config, dataset)
+        self.pruned = []
+        for owner, key, row_fields in _feature_tables(self.base):
+            table = owner[key] if isinstance(key, int) else getattr(owner, key)
+            pruned = PrunedEmbedding(table, row_fields, granularity, config["threshold_init"])
+            if isinstance(key, int):
+                owner[key] = pruned
+            else:
+                setattr(owner, key, pruned)
+            self.pruned.append(pruned)
+        # The base model's own tables are no longer this model's: drop ContextRecommender's.
+        for name in ("token_embedding_table", "float_embedding_table", "token_seq_embedding_table",
+                     "float_seq_embedding_table", "first_order_linear"):  # fmt: skip
+            if hasattr(self, name):
+                delattr(self, name)
+
+    def calculate_loss(self, interaction):
+        return self.base.calculate_loss(interaction)
+
+    def predict(self, interaction):
+        return self.base.predict(interaction)
+
+    def embedding_size_total(self):
+        """Weights of the feature embedding tables, pruned or not."""
+        return sum(table.weight.numel() for table in self.pruned)
+
+    def embedding_nonzero(self):
+        """Non-zero weights of the feature embedding tables in use."""
+        return sum(table.nonzero() for table in self.pruned)
+
+    def parameter_count(self):
+        """Non-zero embedding weights plus every other weight of the model (no thresholds)."""
+        pruned = {id(p) for table in self.pruned for p in (table.weight, table.threshold)}
+        rest = sum(p.numel() for p in self.parameters() if id(p) not in pruned)
+        return self.embedding_nonzero() + rest
+
+    def masks(self):
+        """The current non-zero pattern of every pruned table, in order."""
+        with torch.no_grad():
+            return [table.table() != 0 for table in self.pruned]
+
+    def fix(self, masks):
+        """Retrain mode: every table keeps its weights times its mask, no thresholds."""
+        for table, mask in zip(self.pruned, masks):
+            table.fix(mask.to(table.weight.device))

@@ -1,0 +1,141 @@
+"""PEPTrainer: searches PEP's pruning masks, then retrains the model with one of them.
+
+Search (Liu et al., ICLR 2021): the embeddings, their thresholds and the rest of the model
+are trained together (RecBole's loop and optimizer); before each step the non-zero
+embedding weights are counted, and the first time they fall to a target fraction of the
+full tables (``pep_targets``) the mask is saved. The search ends when every target is
+reached (or after ``search_epochs``, ``search_time``). Retrain (lottery ticket): every
+weight is rewound to its step-0 value, the embeddings are multiplied by the mask of
+``pep_target``, the thresholds are dropped, and RecBole's ``Trainer`` trains to
+convergence with early stopping on the validation metric (AUC). The test split is only used
+after that, by whoever calls ``evaluate``.
+"""
+
+import os
+import time
+
+import torch
+from recbole.trainer import Trainer
+from recbole.utils import set_color
+
+from recbole_automl.config import derive_config
+from recbole_automl.model.context_aware_recommender.pep import PEP
+from recbole_automl.search import StopTraining, plot_trajectory
+from recbole_automl.trainer.one_shot import OneShotTrainer
+from recbole_automl.trainer.searching import search_folder
+from recbole_automl.utils import ConfigError, reseed
+
+# Keys that do not change the search: what is retrained, and the budgets.
+RUN_KEY_IGNORES = ("pep_target", "epochs", "search_epochs")
+
+
+def mask_file(folder, target):
+    return os.path.join(folder, f"mask-{target:g}.pt")
+
+
+class PruningSearchTrainer(OneShotTrainer):
+    """Trains the thresholds with the model; saves a mask at each target fraction."""
+
+    def __init__(self, config, model, folder, targets):
+        super().__init__(config, model, folder)
+        self.folder, self.targets = folder, sorted(targets, reverse=True)
+        self.total = model.embedding_size_total()
+
+    def pending(self):
+        return [t for t in self.targets if not os.path.exists(mask_file(self.folder, t))]
+
+    def point(self):
+        nonzero = self.model.embedding_nonzero()
+        return {"nonzero": nonzero, "fraction": nonzero / self.total}
+
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        return super()._train_epoch(
+            train_data, epoch_idx, self._save_masks_then_loss, show_progress
+        )
+
+    def _save_masks_then_loss(self, interaction):
+        pending = self.pending()
+        fraction = self.model.embedding_nonzero() / self.total if pending else 0.0
+        for target in pending:
+            if fraction <= target:
+                torch.save(self.model.masks(), mask_file(self.folder, target))
+                self.logger.info(f"PEP: mask saved at {fraction:.4f} of the embedding weights")
+        if not self.pending():
+            raise StopTraining("every pep_target reached")
+        return self.model.calculate_loss(interaction)
+
+
+class PEPTrainer(Trainer):
+    """RecBole ``Trainer`` for :class:`PEP`: search (unless done), then retrain with a mask.
+
+    After ``fit``, ``search_summary`` holds the target, the parameter counts and the
+    seconds of the search and of the retraining.
+    """
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.search_summary = None
+
+    @property
+    def search_dir(self):
+        name = f"PEP-{self.config['base_model']}-{self.config['dataset']}"
+        return search_folder(self.config, name, RUN_KEY_IGNORES)
+
+    def fit(
+        self,
+        train_data,
+        valid_data=None,
+        verbose=True,
+        saved=True,
+        show_progress=False,
+        callback_fn=None,
+    ):
+        config, folder = self.config, self.search_dir
+        targets, target = config["pep_targets"], config["pep_target"]
+        if target not in targets:
+            raise ConfigError(f"Config key 'pep_target' must be one of {targets}, got {target!r}.")
+        initial = os.path.join(folder, "initial.pt")
+        start = time.monotonic()
+        if not os.path.exists(mask_file(folder, target)):
+            self._search(train_data, valid_data, initial, targets, show_progress)
+        search_seconds = time.monotonic() - start
+        if not os.path.exists(mask_file(folder, target)):
+            raise RuntimeError(
+                f"the PEP search did not prune to pep_target {target} within search_epochs "
+                f"{config['search_epochs']}; raise search_epochs or threshold_init ({folder})"
+            )
+        # The lottery ticket: every weight back to its step-0 value, the mask kept.
+        reseed(config, train_data)
+        self.model = PEP(config, train_data._dataset).to(self.device)
+        self.model.load_state_dict(torch.load(initial, map_location=self.device))
+        self.model.fix(torch.load(mask_file(folder, target), map_location=self.device))
+        self.optimizer = self._build_optimizer(params=self.model.parameters())
+        start = time.monotonic()
+        result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        self.search_summary = {
+            "target": target,
+            "embedding_nonzero": self.model.embedding_nonzero(),
+            "embedding_total": self.model.embedding_size_total(),
+            "parameters": self.model.parameter_count(),
+            "search_seconds": round(search_seconds, 3),
+            "retrain_seconds": round(time.monotonic() - start, 3),
+        }
+        self.logger.info(set_color("PEP", "yellow") + f": {self.search_summary}")
+        return result
+
+    def _search(self, train_data, valid_data, initial, targets, show_progress):
+        config = self.config
+        if not os.path.exists(initial):
+            os.makedirs(os.path.dirname(initial), exist_ok=True)
+            torch.save(self.model.state_dict(), initial)  # step 0, to rewind to
+        epochs = config["search_epochs"]
+        search_config = derive_config(config, epochs=epochs, eval_step=1, stopping_step=epochs)
+        folder = os.path.dirname(initial)
+        self.logger.info(set_color("PEP search", "green") + f": targets {targets}, in {folder}")
+        searcher = PruningSearchTrainer(search_config, self.model, folder, targets)
+        searcher.fit(
+            train_data, valid_data, verbose=False, saved=False, show_progress=show_progress
+        )
+        if searcher.trials:
+            path = os.path.join(folder, "trajectory.png")
+            plot_trajectory({"PEP": searcher.trials}, path, config["valid_metric"], self.valid_metric_bigger)

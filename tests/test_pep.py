@@ -1,0 +1,116 @@
+"""PEP: pruned embeddings for context-aware models, the mask search and the retraining."""
+
+import pytest
+import torch
+import torch.nn as nn
+from conftest import CTR_CONFIG_FILE, tiny_config
+from recbole.data import create_dataset, data_preparation
+
+from recbole_automl import Config, ConfigError, run_recbole_automl
+from recbole_automl.model.context_aware_recommender.pep import PEP
+from recbole_automl.model.layers import THRESHOLD_GRANULARITIES, PrunedEmbedding
+from recbole_automl.search import Journal
+
+SEARCH = {"threshold_init": -3.0, "search_epochs": 30, "pep_targets": [0.9, 0.5]}
+
+
+@pytest.mark.parametrize("granularity", sorted(THRESHOLD_GRANULARITIES))
+def test_pruned_table_is_sign_times_relu_of_magnitude_minus_threshold(granularity):
+    table = nn.Embedding(6, 4)
+    row_fields = torch.tensor([0, 0, 0, 1, 1, 2])
+    pruned = PrunedEmbedding(table, row_fields, granularity, init=-1.0)
+    with torch.no_grad():
+        pruned.threshold.normal_()
+    s = pruned.threshold[row_fields] if granularity.startswith("field") else pruned.threshold
+    expected = torch.sign(table.weight) * torch.relu(table.weight.abs() - torch.sigmoid(s))
+    assert torch.equal(pruned(torch.arange(6)), expected)
+    rows = {"global": 1, "dimension": 1, "feature": 6, "feature_dim": 6, "field": 3, "field_dim": 3}
+    assert pruned.threshold.shape[0] == rows[granularity]
+
+
+def test_fixed_mask_keeps_pruned_weights_at_zero_while_training():
+    pruned = PrunedEmbedding(nn.Embedding(5, 3), torch.zeros(5, dtype=torch.long), "global", -9.0)
+    mask = torch.rand(5, 3) > 0.5
+    pruned.fix(mask)
+    optimizer = torch.optim.Adam(pruned.parameters(), lr=0.1)
+    for _ in range(3):
+        optimizer.zero_grad()
+        pruned(torch.arange(5)).pow(2).sum().neg().backward()
+        optimizer.step()
+    assert not pruned.weight[~mask].any() and pruned.nonzero() == int(mask.sum())
+
+
+def _config(**overrides):
+    return tiny_config(**{**SEARCH, "epochs": 2, "learning_rate": 0.01, **overrides})
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        ({"base_model": "BPR"}, "'base_model'"),
+        ({"threshold_granularity": "row"}, "'threshold_granularity'"),
+    ],
+)
+def test_bad_model_keys_are_named(overrides, key):
+    config = Config(
+        model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=_config(**overrides)
+    )
+    train, _, _ = data_preparation(config, create_dataset(config))
+    with pytest.raises(ConfigError, match=key):
+        PEP(config, train._dataset)
+
+
+def test_target_must_be_searched():
+    with pytest.raises(ConfigError, match="'pep_target'"):
+        run_recbole_automl(
+            model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=_config(pep_target=0.3)
+        )
+
+
+@pytest.mark.parametrize("base", ["FM", "DeepFM", "AutoInt"])
+def test_search_retrain_and_reload_with_the_sparsity(base, isolated_run):
+    config_dict = _config(base_model=base, pep_target=0.5)
+    result = run_recbole_automl(
+        model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=config_dict
+    )
+    summary = result["search"]
+    assert summary["embedding_nonzero"] <= 0.5 * summary["embedding_total"]
+    assert set(result["test_result"]) == {"auc", "logloss"}
+
+    (checkpoint,) = (isolated_run / "saved").glob("PEP-*.pth")
+    config = Config(model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=config_dict)
+    train, _, test = data_preparation(config, create_dataset(config))
+    model = PEP(config, train._dataset)
+    model.load_state_dict(torch.load(checkpoint, weights_only=False)["state_dict"])
+    assert model.embedding_nonzero() == summary["embedding_nonzero"]
+    assert model.parameter_count() == summary["parameters"]
+    rest = (
+        sum(p.numel() for n, p in model.named_parameters() if "threshold" not in n)
+        - summary["embedding_total"]
+    )
+    assert summary["parameters"] == summary["embedding_nonzero"] + rest
+
+
+def test_retrain_rewinds_to_step_zero_and_reuses_the_search(isolated_run):
+    run_recbole_automl(
+        model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=_config(pep_target=0.5)
+    )
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(folder / "journal.jsonl").load()
+    second = run_recbole_automl(
+        model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=_config(pep_target=0.9)
+    )
+    assert Journal(folder / "journal.jsonl").load() == trials  # no new search
+    assert second["search"]["embedding_nonzero"] <= 0.9 * second["search"]["embedding_total"]
+
+    config = Config(model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=_config())
+    train, _, _ = data_preparation(config, create_dataset(config))
+    model = PEP(config, train._dataset)
+    initial = torch.load(folder / "initial.pt")
+    model.load_state_dict(initial)
+    masks = torch.load(folder / "mask-0.5.pt")
+    model.fix(masks)
+    first = model.pruned[0]
+    assert torch.equal(
+        first.weight, initial["base.token_embedding_table.embedding.weight"] * masks[0]
+    )
