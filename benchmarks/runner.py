@@ -40,6 +40,7 @@ def train_and_record(label, model, seed, config_files=None, overrides=None):
         "valid": {k: float(v) for k, v in result["best_valid_result"].items()},
         "test": {k: float(v) for k, v in result["test_result"].items()},
         "wall_s": round(time.perf_counter() - start, 1),
+        "params": sum(p.numel() for p in result["model"].parameters() if p.requires_grad),
         "search": result["search"],
     }
     print("RECORD " + json.dumps(record))
