@@ -79,8 +79,8 @@ def write_table():
         if runs:
             row(label, runs)
     if chosen:
-        row("grid's choice (on valid)", list(chosen.values()))
-        rows[-1][-3] = f"{np.mean(list(grid_time.values())):.0f} (whole grid)"
+        row("fixed: grid's choice (on valid)", list(chosen.values()))
+        rows[-1][-3:] = [f"{np.mean(list(grid_time.values())):.0f} (whole grid)", "", ""]
     picks = ", ".join(f"{s}: {chosen[s]['label']}" for s in complete_grid)
     lines = [
         "# λOpt on ml-100k: learned vs fixed L2 coefficients for MF-BPR",

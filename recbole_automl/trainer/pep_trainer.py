@@ -40,6 +40,13 @@ class PruningSearchTrainer(OneShotTrainer):
         super().__init__(config, model, folder)
         self.folder, self.targets = folder, sorted(targets, reverse=True)
         self.total = model.embedding_size_total()
+        thresholds = [table.threshold for table in model.pruned]
+        ids = {id(p) for p in thresholds}
+        weights = [p for p in model.parameters() if id(p) not in ids]
+        lr = config["threshold_learning_rate"] or config["learning_rate"]
+        self.optimizer = self._build_optimizer(
+            params=[{"params": weights}, {"params": thresholds, "lr": lr}]
+        )
 
     def pending(self):
         return [t for t in self.targets if not os.path.exists(mask_file(self.folder, t))]
@@ -138,4 +145,6 @@ class PEPTrainer(Trainer):
         )
         if searcher.trials:
             path = os.path.join(folder, "trajectory.png")
-            plot_trajectory({"PEP": searcher.trials}, path, config["valid_metric"], self.valid_metric_bigger)
+            plot_trajectory(
+                {"PEP": searcher.trials}, path, config["valid_metric"], self.valid_metric_bigger
+            )
