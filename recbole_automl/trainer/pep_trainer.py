@@ -1,14 +1,14 @@
 """PEPTrainer: searches PEP's pruning masks, then retrains the model with one of them.
 
 Search (Liu et al., ICLR 2021): the embeddings, their thresholds and the rest of the model
-are trained together (RecBole's loop and optimizer); before each step the non-zero
-embedding weights are counted, and the first time they fall to a target fraction of the
-full tables (``pep_targets``) the mask is saved. The search ends when every target is
-reached (or after ``search_epochs``, ``search_time``). Retrain (lottery ticket): every
-weight is rewound to its step-0 value, the embeddings are multiplied by the mask of
-``pep_target``, the thresholds are dropped, and RecBole's ``Trainer`` trains to
-convergence with early stopping on the validation metric (AUC). The test split is only used
-after that, by whoever calls ``evaluate``.
+are trained together (RecBole's loop and optimizer, with ``search_weight_decay``); before
+each step the non-zero embedding weights are counted, and the first time they fall to a
+target fraction of the full tables (``pep_targets``) the mask is saved. The search ends
+when every target is reached (or after ``search_epochs``, ``search_time``). Retrain
+(lottery ticket): every weight is rewound to its step-0 value, the embeddings are
+multiplied by the mask of ``pep_target``, the thresholds are dropped, and RecBole's
+``Trainer`` trains to convergence with early stopping on the validation metric (AUC). The
+test split is only used after that, by whoever calls ``evaluate``.
 """
 
 import os
@@ -44,8 +44,11 @@ class PruningSearchTrainer(OneShotTrainer):
         ids = {id(p) for p in thresholds}
         weights = [p for p in model.parameters() if id(p) not in ids]
         lr = config["threshold_learning_rate"] or config["learning_rate"]
+        # Weight decay (the original's L2 regularization, 1e-5) is what prunes: it shrinks the
+        # weights and, under Adam, steadily raises the thresholds towards sigmoid(0).
         self.optimizer = self._build_optimizer(
-            params=[{"params": weights}, {"params": thresholds, "lr": lr}]
+            params=[{"params": weights}, {"params": thresholds, "lr": lr}],
+            weight_decay=config["search_weight_decay"],
         )
 
     def pending(self):
