@@ -25,6 +25,23 @@ class SearchProgress:
         self.bar.close()
 
 
+def _pyplot():
+    """matplotlib's pyplot on a backend that needs no display (imported when first used)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+
+
 def best_so_far(trials, bigger):
     """Best value after each trial (NaN until the first complete one)."""
     best, out = None, []
@@ -44,11 +61,7 @@ def plot_trajectory(runs, path, metric, bigger):
         metric (str): the validation metric's name, for the axis label.
         bigger (bool): whether bigger is better.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, (by_trials, by_time) = plt.subplots(1, 2, figsize=(10, 4))
     for label, trials in runs.items():
         best = best_so_far(trials, bigger)
@@ -61,10 +74,7 @@ def plot_trajectory(runs, path, metric, bigger):
         ax.set_ylabel(f"best valid {metric}")
         ax.grid(alpha=0.3)
     by_trials.legend()
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_weights(trials, path, key="weights", ylabel="operation weight (alpha)"):
@@ -74,11 +84,7 @@ def plot_weights(trials, path, key="weights", ylabel="operation weight (alpha)")
         trials (list of Trial): in order; ``trial.point[key]`` maps a name to its weight.
         path (str): PNG file to write.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     epochs = [t.epochs for t in trials]
     names = list(trials[0].point[key]) if trials else []
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -88,10 +94,7 @@ def plot_weights(trials, path, key="weights", ylabel="operation weight (alpha)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_against_frequency(series, path, ylabel="mean coefficient"):
@@ -101,11 +104,7 @@ def plot_against_frequency(series, path, ylabel="mean coefficient"):
         series (dict): label -> (frequencies, values), two arrays of the same length.
         path (str): PNG file to write.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, (frequencies, values) in series.items():
         bins = np.floor(np.log2(frequencies)).astype(int)
@@ -117,10 +116,7 @@ def plot_against_frequency(series, path, ylabel="mean coefficient"):
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def export_config(config_dict, path):

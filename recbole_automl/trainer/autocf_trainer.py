@@ -39,19 +39,13 @@ RUN_KEY_IGNORES = ("epochs",)
 class AutoCFTrainer(Trainer):
     """RecBole ``Trainer`` for :class:`AutoCF`; searches the architecture when it is ``~``."""
 
-    def fit(
-        self,
-        train_data,
-        valid_data=None,
-        verbose=True,
-        saved=True,
-        show_progress=False,
-        callback_fn=None,
-    ):
+    def fit(self, train_data, valid_data=None, **kwargs):
         if self.config["architecture"] is None:
-            best = self.search(train_data, valid_data, show_progress=show_progress)
+            best = self.search(
+                train_data, valid_data, show_progress=kwargs.get("show_progress", False)
+            )
             self._use_architecture(best.point, train_data)
-        return super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        return super().fit(train_data, valid_data, **kwargs)
 
     @property
     def search_dir(self):

@@ -67,18 +67,10 @@ class LambdaOptBPRTrainer(OneShotTrainer):
                 means[side] = float(tensor.detach().mean())
         return {"lambda": means}
 
-    def fit(
-        self,
-        train_data,
-        valid_data=None,
-        verbose=True,
-        saved=True,
-        show_progress=False,
-        callback_fn=None,
-    ):
+    def fit(self, train_data, valid_data=None, **kwargs):
         if self.model.learned:
             self.valid_batches = validation_batches(self.config, train_data, valid_data)
-        result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        result = super().fit(train_data, valid_data, **kwargs)
         if self.model.learned and self.trials:
             plot_weights(self.trials, os.path.join(self.folder, "lambda.png"), key="lambda",
                          ylabel="mean coefficient")  # fmt: skip

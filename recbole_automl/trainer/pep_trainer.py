@@ -91,15 +91,7 @@ class PEPTrainer(Trainer):
         name = f"PEP-{self.config['base_model']}-{self.config['dataset']}"
         return search_folder(self.config, name, RUN_KEY_IGNORES)
 
-    def fit(
-        self,
-        train_data,
-        valid_data=None,
-        verbose=True,
-        saved=True,
-        show_progress=False,
-        callback_fn=None,
-    ):
+    def fit(self, train_data, valid_data=None, **kwargs):
         config, folder = self.config, self.search_dir
         targets, target = config["pep_targets"], config["pep_target"]
         if target not in targets:
@@ -107,7 +99,9 @@ class PEPTrainer(Trainer):
         initial = os.path.join(folder, "initial.pt")
         start = time.monotonic()
         if not os.path.exists(mask_file(folder, target)):
-            self._search(train_data, valid_data, initial, targets, show_progress)
+            self._search(
+                train_data, valid_data, initial, targets, kwargs.get("show_progress", False)
+            )
         search_seconds = time.monotonic() - start
         if not os.path.exists(mask_file(folder, target)):
             raise RuntimeError(
@@ -121,7 +115,7 @@ class PEPTrainer(Trainer):
         self.model.fix(torch.load(mask_file(folder, target), map_location=self.device))
         self.optimizer = self._build_optimizer(params=self.model.parameters())
         start = time.monotonic()
-        result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        result = super().fit(train_data, valid_data, **kwargs)
         self.search_summary = {
             "target": target,
             "embedding_nonzero": self.model.embedding_nonzero(),

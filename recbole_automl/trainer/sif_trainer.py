@@ -72,20 +72,14 @@ class SIFTrainer(Trainer):
         super().__init__(config, model)
         self.search_summary = None
 
-    def fit(
-        self,
-        train_data,
-        valid_data=None,
-        verbose=True,
-        saved=True,
-        show_progress=False,
-        callback_fn=None,
-    ):
+    def fit(self, train_data, valid_data=None, **kwargs):
         if self.config["interaction"] is None:
-            found = self.search(train_data, valid_data, show_progress=show_progress)
+            found = self.search(
+                train_data, valid_data, show_progress=kwargs.get("show_progress", False)
+            )
             self._use_architecture(found.point, train_data)
         start = time.monotonic()
-        result = super().fit(train_data, valid_data, verbose, saved, show_progress, callback_fn)
+        result = super().fit(train_data, valid_data, **kwargs)
         if self.search_summary is not None:
             summary = self.search_summary
             summary["retrain_seconds"] = round(time.monotonic() - start, 3)
