@@ -125,7 +125,7 @@ def write_tables():
         f"Machine: {_machine()}. Date: {date.today().isoformat()}.",
         "Each cell is mean ± standard deviation over seeds. SIF = one-shot search (supernet,",
         "bilevel: architecture on validation batches, weights on training batches), then the",
-        "function of the best validation epoch retrained stand-alone from scratch; SIF[op] =",
+        "final argmax and element-wise networks retrained stand-alone from scratch; SIF[op] =",
         "the same model with that operation fixed and no element-wise networks, trained with",
         "the same settings (embedding 64, Adam 1e-3, early stopping on validation). Test is",
         "evaluated once per run. Wall = one run from config to test (data loading included).",
