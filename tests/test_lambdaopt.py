@@ -9,6 +9,7 @@ from recbole_automl import Config, ConfigError, run_recbole_automl
 from recbole_automl.model.general_recommender.lambdaopt import GRANULARITIES, LambdaOptBPR
 from recbole_automl.search import Journal
 from recbole_automl.trainer.lambdaopt_trainer import LambdaOptBPRTrainer
+from recbole_automl.trainer.one_shot import split_validation
 
 
 def _build(**overrides):
@@ -112,3 +113,16 @@ def test_fixed_coefficient_is_not_learned(isolated_run):
     config, model, train, valid = _build(reg_granularity="fixed", reg_weight=0.01)
     LambdaOptBPRTrainer(config, model).fit(train, valid, saved=False, verbose=False)
     assert model.user_lambda.item() == pytest.approx(0.01)
+
+
+def test_coefficients_learn_on_one_part_of_validation_and_select_on_the_other():
+    config, _, _, valid = _build()
+    part, selection = split_validation(config, valid, 0.5)
+
+    def pairs(dataset):
+        inter = dataset.inter_feat
+        return set(zip(inter["user_id"].tolist(), inter["item_id"].tolist()))
+
+    learn, select, whole = pairs(part), pairs(selection._dataset), pairs(valid._dataset)
+    assert learn and select and not learn & select and learn | select == whole
+    assert type(selection) is type(valid)

@@ -8,6 +8,7 @@ import time
 
 import torch
 from recbole.data.dataloader import TrainDataLoader
+from recbole.data.utils import get_dataloader
 from recbole.sampler import Sampler
 from recbole.trainer import Trainer
 
@@ -133,8 +134,12 @@ class OneShotTrainer(Trainer):
         return trials
 
 
-def validation_batches(config, train_data, valid_data):
+def validation_batches(config, train_data, valid_data, part=None):
     """Endless shuffled mini-batches of the validation split, drawn like training batches.
+
+    Args:
+        part (Dataset, optional): the validation interactions to draw from (default: all;
+            see :func:`split_validation`).
 
     For BPR and CE the negatives are sampled among the items that the user has in neither
     the training nor the validation split.
@@ -145,6 +150,24 @@ def validation_batches(config, train_data, valid_data):
         datasets = [train_data._dataset, valid_data._dataset]
         sampler = Sampler(["train", "valid"], datasets, args["distribution"], args["alpha"])
         sampler = sampler.set_phase("valid")
-    loader = TrainDataLoader(config, valid_data._dataset, sampler, shuffle=True)
+    loader = TrainDataLoader(config, part or valid_data._dataset, sampler, shuffle=True)
     while True:
         yield from loader
+
+
+def split_validation(config, valid_data, ratio):
+    """Split the validation interactions at random into (a part to learn from, a loader of
+    the rest, evaluated as RecBole evaluates ``valid_data``).
+
+    A method that fits something to validation data (λOpt's coefficients) selects its model
+    on the rest, so that the selection is not made on the data it was fitted to.
+    """
+    dataset = valid_data._dataset
+    generator = torch.Generator().manual_seed(config["seed"])
+    order = torch.randperm(len(dataset), generator=generator)
+    cut = int(round(ratio * len(dataset)))
+    learn, select = dataset.copy(dataset.inter_feat[order[:cut]]), dataset.copy(
+        dataset.inter_feat[order[cut:]]
+    )
+    loader = get_dataloader(config, "valid")(config, select, valid_data._sampler, shuffle=False)
+    return learn, loader
