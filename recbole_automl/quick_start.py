@@ -81,8 +81,9 @@ def run_recbole_automl(
 
     Returns:
         dict: ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result`` and
-        ``test_result``, as RecBole's ``run_recbole`` returns; a hyper-parameter search
-        adds ``best_params``, ``config_file`` and ``trials``.
+        ``test_result``, as RecBole's ``run_recbole`` returns; SIF, λOpt and PEP add
+        ``search``, their trainer's summary; a hyper-parameter search adds
+        ``best_params``, ``config_file`` and ``trials``.
 
     Example:
         >>> run_recbole_automl(model="BPR", dataset="ml-100k", config_dict={"epochs": 5})
@@ -102,6 +103,8 @@ def run_recbole_automl(
     if config["search"] is None:
         result = train_and_test(config, saved=saved)
         result.pop("model")
+        if result["search"] is None:  # a plain model: RecBole's keys only
+            result.pop("search")
     elif config["search"] == "hyper":
         result = hyper_search(config, show_progress=config["show_progress"])
     else:
