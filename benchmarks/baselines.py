@@ -22,8 +22,6 @@ import json
 import os
 import platform
 import resource
-import shlex
-import subprocess
 import sys
 import time
 from datetime import date
@@ -33,6 +31,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
+sys.path.insert(0, HERE)
+
+from runner import load_records, run_jobs  # noqa: E402
 
 TASKS = {
     "general": {
@@ -90,13 +91,6 @@ def _record_path(dataset, task):
     return os.path.join(RESULTS, "raw", f"{dataset}-{task}.jsonl")
 
 
-def _load_records(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def _mean_std(values):
     return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
 
@@ -116,7 +110,7 @@ def _machine():
 
 def write_table(dataset, task, protocol):
     """Rebuild the markdown table and the PNG chart from every record of (dataset, task)."""
-    records = _load_records(_record_path(dataset, task))
+    records = load_records(_record_path(dataset, task))
     if not records:
         return
     main = TASKS[task]["main_metric"]
@@ -241,14 +235,6 @@ def main():
         return
 
     models = args.models or task["models"]
-    path = _record_path(args.dataset, args.task)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    done = {(r["model"], r["seed"]) for r in _load_records(path)}
-    workdir = os.path.join(HERE, ".work")
-    os.makedirs(workdir, exist_ok=True)
-    command = "python benchmarks/baselines.py " + " ".join(
-        shlex.quote(a) for a in sys.argv[1:] if not a.startswith("--run-one")
-    )
     protocol = {
         "general": "RecBole defaults (random 8:1:1 split, full ranking, @10), "
         "valid_metric NDCG@10; early stopping on validation, test evaluated once.",
@@ -262,42 +248,16 @@ def main():
             + "."
         )
 
-    for model in models:
-        for seed in args.seeds:
-            if (model, seed) in done:
-                continue
-            cmd = [
-                sys.executable,
-                os.path.abspath(__file__),
-                "--task",
-                args.task,
-                "--dataset",
-                args.dataset,
-                "--run-one",
-                model,
-                str(seed),
-            ]
-            if args.data_path:
-                cmd += ["--data_path", os.path.abspath(args.data_path)]
-            if config_files:
-                cmd += ["--config_files", *config_files]
-            cmd += ["--time_limit", *args.time_limit]
-            print(f"[{time.strftime('%H:%M:%S')}] {model} seed {seed}", flush=True)
-            proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-            lines = [x for x in proc.stdout.splitlines() if x.startswith("RECORD ")]
-            if proc.returncode != 0 or not lines:
-                print(f"  failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}", flush=True)
-                continue
-            record = json.loads(lines[-1][len("RECORD ") :])
-            record["command"] = command
-            print(
-                f"  test {task['main_metric']} {record['test'][task['main_metric']]:.4f}"
-                f" in {record['wall_s']} s",
-                flush=True,
-            )
-            with open(path, "a") as f:
-                f.write(json.dumps(record) + "\n")
-            write_table(args.dataset, args.task, protocol)
+    script_args = ["--task", args.task, "--dataset", args.dataset, "--time_limit", *args.time_limit]
+    if args.data_path:
+        script_args += ["--data_path", os.path.abspath(args.data_path)]
+    if config_files:
+        script_args += ["--config_files", *config_files]
+    jobs = [(model, seed) for model in models for seed in args.seeds]
+    path = _record_path(args.dataset, args.task)
+    workdir = os.path.join(HERE, ".work")
+    run_jobs(__file__, script_args, jobs, path, workdir,
+             lambda: write_table(args.dataset, args.task, protocol), key="model")  # fmt: skip
     write_table(args.dataset, args.task, protocol)
 
 

@@ -25,7 +25,7 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from baselines import _machine  # noqa: E402
-from runner import load_records, run_jobs, train_and_record  # noqa: E402
+from runner import add_run_arguments, load_records, run_jobs, train_and_record  # noqa: E402
 
 from recbole_automl.model.general_recommender.lambdaopt import GRANULARITIES  # noqa: E402
 
@@ -133,9 +133,7 @@ def _frequency_lines(records):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
-    parser.add_argument("--table", action="store_true", help="only rebuild the table")
-    parser.add_argument("--run-one", nargs=2, metavar=("LABEL", "SEED"), help=argparse.SUPPRESS)
+    add_run_arguments(parser)
     args = parser.parse_args()
 
     if args.run_one:

@@ -24,7 +24,7 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from baselines import _machine  # noqa: E402
-from runner import load_records, run_jobs, train_and_record  # noqa: E402
+from runner import add_run_arguments, load_records, run_jobs, train_and_record  # noqa: E402
 
 SIZES = [1, 2, 4, 8, 16, 32, 64]
 TARGETS = [0.5, 0.2, 0.1, 0.05]
@@ -173,10 +173,8 @@ def _plot(curves, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bases", nargs="+", default=["FM", "DeepFM"])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
     parser.add_argument("--only", choices=["uniform", "pep"], help="run one kind of variant")
-    parser.add_argument("--table", action="store_true", help="only rebuild the table")
-    parser.add_argument("--run-one", nargs=2, metavar=("LABEL", "SEED"), help=argparse.SUPPRESS)
+    add_run_arguments(parser)
     args = parser.parse_args()
 
     everything = {k: v for base in args.bases for k, v in variants(base).items()}

@@ -1,6 +1,7 @@
 """What the method benchmarks share: one (variant, seed) run per process, recorded as a JSON
 line, skipped when already recorded (a killed benchmark resumes)."""
 
+import argparse
 import json
 import os
 import shlex
@@ -10,6 +11,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+
+
+def add_run_arguments(parser):
+    """``--seeds``, ``--table`` (only rebuild the tables) and the hidden ``--run-one``."""
+    parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
+    parser.add_argument("--table", action="store_true", help="only rebuild the tables")
+    parser.add_argument("--run-one", nargs=2, metavar=("LABEL", "SEED"), help=argparse.SUPPRESS)
 
 
 def load_records(path):
@@ -46,17 +54,18 @@ def train_and_record(label, model, seed, config_files=None, overrides=None):
     print("RECORD " + json.dumps(record))
 
 
-def run_jobs(script, script_args, jobs, path, workdir, on_record=None):
+def run_jobs(script, script_args, jobs, path, workdir, on_record=None, key="label"):
     """Run ``script *script_args --run-one LABEL SEED`` for each (label, seed) not in ``path``.
 
     Each record gets the command that reproduces it and is appended to ``path``;
-    ``on_record()`` is called after each (to rebuild tables).
+    ``on_record()`` is called after each (to rebuild tables). ``key`` is the record field
+    that holds the label.
     """
     os.makedirs(os.path.dirname(path), exist_ok=True)
     os.makedirs(workdir, exist_ok=True)
-    done = {(r["label"], r["seed"]) for r in load_records(path)}
+    done = {(r[key], r["seed"]) for r in load_records(path)}
     command = f"python benchmarks/{os.path.basename(script)} " + " ".join(
-        shlex.quote(a) for a in sys.argv[1:]
+        shlex.quote(a) for a in sys.argv[1:] if not a.startswith("--run-one")
     )
     for label, seed in jobs:
         if (label, seed) in done:
