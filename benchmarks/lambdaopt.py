@@ -107,6 +107,13 @@ def write_table():
         "",
     ]
     lines += _frequency_lines(records)
+    lines += [
+        "Mean learned coefficient against training frequency, dimension+user+item, seed 2020",
+        "(`coefficients.png` of that run's search folder, copied here):",
+        "",
+        "![coefficients against frequency](ml-100k-lambdaopt-coefficients.png)",
+        "",
+    ]
     with open(os.path.join(RESULTS, "ml-100k-lambdaopt.md"), "w") as f:
         f.write("\n".join(lines))
 
