@@ -187,3 +187,11 @@ def test_importing_the_plugin_does_not_import_ray():
     code = "import sys, recbole_automl; print('ray' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.stdout.strip() == "False", proc.stderr
+
+
+@pytest.mark.parametrize("name", ["example", "sif", "lambdaopt", "pep"])
+def test_example_config_files_are_valid(name):
+    config = Config(
+        config_file_list=[os.path.join(ROOT, "configs", f"{name}.yaml")], read_cmd_line=False
+    )
+    assert config["model"] and config["dataset"] == "ml-100k"
