@@ -54,6 +54,11 @@ TASKS = {
 VARIANTS = {
     "SIF": ("SIF", {}),
     "SIF (30 search epochs)": ("SIF", {"search_epochs": 30}),
+    "SIF + user/item offsets": ("SIF", {"user_item_bias": True}),
+    "SIF[multiply] + user/item offsets": (
+        "SIF",
+        {"interaction": "multiply", "user_item_bias": True},
+    ),
     **{f"SIF[{op}]": ("SIF", {"interaction": op}) for op in INTERACTIONS},
     "FM": ("FM", {}),
     "NeuMF": ("NeuMF", {}),

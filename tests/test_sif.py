@@ -139,3 +139,18 @@ def test_explicit_feedback_search():
     )
     assert set(result["test_result"]) == {"rmse", "mae"}
     assert result["search"]["interaction"] in INTERACTIONS
+
+
+@pytest.mark.parametrize("offsets", [False, True])
+def test_full_ranking_scores_equal_pair_scores(offsets):
+    config, model, train, _ = _build(interaction="min", user_item_bias=offsets)
+    if offsets:
+        with torch.no_grad():
+            for table in model.offsets.values():
+                table.weight.normal_()
+    user = torch.tensor([1, 2])
+    items = torch.arange(model.n_items)
+    batch = {model.USER_ID: user}
+    full = model.full_sort_predict(batch).reshape(2, -1)
+    pairs = torch.stack([model.forward(u.repeat(model.n_items), items) for u in user])
+    assert torch.allclose(full, pairs, atol=1e-6)

@@ -70,6 +70,12 @@ class SIF(PairScoringRecommender):
         mlp = config["interaction_mlp"]  # {user: [...], item: [...]} found by a search, or ~
         hidden = config["mlp_hidden_size"]  # hidden units of each element-wise network
         self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
+        # Optional per-user and per-item offsets (not in the paper): they absorb what an
+        # additive operation would otherwise win the search with (popularity, rating bias).
+        self.offsets = None
+        if config["user_item_bias"]:
+            self.offsets = nn.ModuleDict({"user": nn.Embedding(self.n_users, 1),
+                                          "item": nn.Embedding(self.n_items, 1)})  # fmt: skip
         self.item_embedding = nn.Embedding(self.n_items, self.embedding_size)
         dims = {op: interaction_dim(op, self.embedding_size) for op in self.operations}
         self.heads = nn.ModuleDict({op: PredictionHead("VEC", dim) for op, dim in dims.items()})
@@ -77,6 +83,9 @@ class SIF(PairScoringRecommender):
         if self.searching or mlp is not None:
             self.mlps = nn.ModuleDict({side: ElementwiseMLP(hidden) for side in SIDES})
         self.apply(xavier_normal_initialization)
+        if self.offsets is not None:
+            for table in self.offsets.values():
+                nn.init.zeros_(table.weight)
         if self.searching:
             self.alpha = nn.Parameter(0.5 + 1e-3 * torch.randn(len(self.operations)))
         elif mlp is not None:
@@ -145,12 +154,19 @@ class SIF(PairScoringRecommender):
             return user_embeddings, item_embeddings
         return self.mlps["user"](user_embeddings), self.mlps["item"](item_embeddings)
 
+    def _offset(self, user, item):
+        """The global bias, plus the user's and item's offsets if the model has them."""
+        if self.offsets is None:
+            return self.bias
+        user_offset = self.offsets["user"](user).squeeze(-1)
+        return self.bias + user_offset + self.offsets["item"](item).squeeze(-1)
+
     def forward(self, user, item, observed=False):
         """Scores of (user, item) pairs with the current operation (``observed`` is unused:
         SIF embeds ids, not histories)."""
         u, v = self._vectors(self.user_embedding(user), self.item_embedding(item))
         op = self.interaction
-        return self.bias + self.heads[op](INTERACTIONS[op](u, v))
+        return self._offset(user, item) + self.heads[op](INTERACTIONS[op](u, v))
 
     def supernet_forward(self, user, item, observed=False):
         """Scores summed over every operation, weighted by the binarised ``alpha``.
@@ -162,7 +178,7 @@ class SIF(PairScoringRecommender):
         one_hot = torch.zeros_like(self.alpha)
         one_hot[self.alpha.argmax()] = 1.0
         weights = self.alpha + (one_hot - self.alpha).detach()
-        score = self.bias
+        score = self._offset(user, item)
         for weight, op in zip(weights, self.operations):
             score = score + weight * self.heads[op](INTERACTIONS[op](u, v))
         return score
@@ -175,4 +191,5 @@ class SIF(PairScoringRecommender):
         user = interaction[self.USER_ID]
         u, v = self._vectors(self.user_embedding(user), self.item_embedding.weight)
         op = self.interaction
-        return (self.bias + score_matrix(op, self.heads[op], u, v)).reshape(-1)
+        offset = self._offset(user.unsqueeze(1), torch.arange(self.n_items, device=user.device))
+        return (offset + score_matrix(op, self.heads[op], u, v)).reshape(-1)
