@@ -33,7 +33,7 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path.insert(0, HERE)
 
-from runner import load_records, run_jobs  # noqa: E402
+from runner import load_records, mean_std, run_jobs  # noqa: E402
 
 TASKS = {
     "general": {
@@ -91,10 +91,6 @@ def _record_path(dataset, task):
     return os.path.join(RESULTS, "raw", f"{dataset}-{task}.jsonl")
 
 
-def _mean_std(values):
-    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
-
-
 def _machine():
     import torch
 
@@ -131,8 +127,8 @@ def write_table(dataset, task, protocol):
         means.append(np.mean(test_main))
         stds.append(np.std(test_main))
         rows.append(
-            [model, str(len(runs)), _mean_std([r["valid"][main] for r in runs])]
-            + [_mean_std([r["test"][m] for r in runs]) for m in metrics]
+            [model, str(len(runs)), mean_std([r["valid"][main] for r in runs])]
+            + [mean_std([r["test"][m] for r in runs]) for m in metrics]
             + [
                 f"{np.mean([r['wall_s'] for r in runs]):.0f}",
                 f"{np.max([r['peak_rss_mib'] for r in runs]):.0f}",

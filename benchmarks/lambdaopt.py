@@ -26,7 +26,13 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from baselines import _machine  # noqa: E402
-from runner import add_run_arguments, load_records, run_jobs, train_and_record  # noqa: E402
+from runner import (  # noqa: E402
+    add_run_arguments,
+    load_records,
+    mean_std,
+    run_jobs,
+    train_and_record,
+)
 
 from recbole_automl.model.general_recommender.lambdaopt import GRANULARITIES  # noqa: E402
 
@@ -39,10 +45,6 @@ VARIANTS = {
 }
 METRICS = ["ndcg@10", "recall@10"]
 RECORDS = os.path.join(RESULTS, "raw", "ml-100k-lambdaopt.jsonl")
-
-
-def _cell(values):
-    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
 
 
 def write_table():
@@ -63,8 +65,8 @@ def write_table():
     rows = []
 
     def row(label, runs):
-        cells = [label, str(len(runs)), _cell([r["valid"]["ndcg@10"] for r in runs])]
-        cells += [_cell([r["test"][m] for r in runs]) for m in METRICS]
+        cells = [label, str(len(runs)), mean_std([r["valid"]["ndcg@10"] for r in runs])]
+        cells += [mean_std([r["test"][m] for r in runs]) for m in METRICS]
         cells.append(f"{np.mean([r['wall_s'] for r in runs]):.0f}")
         paired = [r for r in runs if r["seed"] in chosen]
         if paired and not label.startswith("fixed"):
@@ -135,7 +137,7 @@ def _frequency_lines(records):
         for side in ("user", "item"):
             found = [r["search"]["frequency_spearman"] for r in runs]
             values = [f[side] for f in found if side in f]
-            cells.append(_cell(values) if values else "-")
+            cells.append(mean_std(values) if values else "-")
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     return lines + [""]
 

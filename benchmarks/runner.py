@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
@@ -18,6 +20,12 @@ def add_run_arguments(parser):
     parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
     parser.add_argument("--table", action="store_true", help="only rebuild the tables")
     parser.add_argument("--run-one", nargs=2, metavar=("LABEL", "SEED"), help=argparse.SUPPRESS)
+
+
+def mean_std(values, scale=1.0):
+    """``"mean ± std"`` of ``values`` (times ``scale``), for a table cell."""
+    values = np.asarray(values, dtype=float) * scale
+    return f"{values.mean():.4f} ± {values.std():.4f}"
 
 
 def load_records(path):

@@ -32,7 +32,13 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from baselines import _machine  # noqa: E402
-from runner import add_run_arguments, load_records, run_jobs, train_and_record  # noqa: E402
+from runner import (  # noqa: E402
+    add_run_arguments,
+    load_records,
+    mean_std,
+    run_jobs,
+    train_and_record,
+)
 
 from recbole_automl.model.layers import INTERACTIONS  # noqa: E402
 
@@ -69,11 +75,6 @@ def _record_path(task):
     return os.path.join(RESULTS, "raw", f"ml-100k-sif-{task}.jsonl")
 
 
-def _cell(values, scale=1.0):
-    values = np.asarray(values) * scale
-    return f"{values.mean():.4f} ± {values.std():.4f}"
-
-
 def task_table(task):
     """Markdown lines for one task, from its records."""
     spec = TASKS[task]
@@ -89,8 +90,8 @@ def task_table(task):
         runs = [r for r in records if r["label"] == label]
         if not runs:
             continue
-        row = [label, str(len(runs)), _cell([r["valid"][main] for r in runs], scale)]
-        row += [_cell([r["test"][m] for r in runs], scale) for m in metrics]
+        row = [label, str(len(runs)), mean_std([r["valid"][main] for r in runs], scale)]
+        row += [mean_std([r["test"][m] for r in runs], scale) for m in metrics]
         row += [f"{np.mean([r['wall_s'] for r in runs]):.0f}"]
         lines.append("| " + " | ".join(row) + " |")
     return lines + [""] + _search_lines(records, spec)

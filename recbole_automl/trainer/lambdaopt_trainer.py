@@ -41,7 +41,6 @@ class LambdaOptBPRTrainer(OneShotTrainer):
         # epochs is the budget: a rerun with more resumes the same run.
         folder = search_folder(config, f"LambdaOptBPR-{config['dataset']}", ("epochs",))
         super().__init__(config, model, folder)
-        self.folder = folder
         self.optimizer = self._build_optimizer(params=model.embedding_parameters())
         self.lambda_optimizer = None
         if model.learned:

@@ -1,6 +1,7 @@
-"""One-shot searches (SIF's supernet, λOpt's coefficients: methods that learn their choice
-while training one model) as a RecBole ``Trainer`` whose every validation is a trial of the
-search core: journaled, counted against the budget, shown on the progress bar, resumable."""
+"""One-shot searches (SIF's supernet, λOpt's coefficients, PEP's masks: methods that learn
+their choice while training one model) as a RecBole ``Trainer`` whose every validation is a
+trial of the search core: journaled, counted against the budget, shown on the progress bar,
+resumable."""
 
 import dataclasses
 import os
@@ -12,7 +13,27 @@ from recbole.data.utils import get_dataloader
 from recbole.sampler import Sampler
 from recbole.trainer import Trainer
 
-from recbole_automl.search import Budget, Journal, SearchProgress, StopTraining, Trial, best_trial
+from recbole_automl.config import derive_config
+from recbole_automl.search import (
+    Budget,
+    Journal,
+    SearchProgress,
+    StopTraining,
+    Trial,
+    best_trial,
+    plot_trajectory,
+)
+
+
+def search_config(config):
+    """``config`` for a search that runs its ``search_epochs`` out, validated after each.
+
+    No early stopping: a search ends by its budget or its own rule (PEP: every target
+    reached), not by a dip of the validation score (SIF's supernet dips each time the argmax
+    moves to an operation whose head is still untrained).
+    """
+    epochs = config["search_epochs"]
+    return derive_config(config, epochs=epochs, eval_step=1, stopping_step=epochs)
 
 
 class OneShotTrainer(Trainer):
@@ -34,6 +55,7 @@ class OneShotTrainer(Trainer):
 
     def __init__(self, config, model, folder):
         super().__init__(config, model)
+        self.folder = folder
         self.journal = Journal(os.path.join(folder, "journal.jsonl"))
         self.checkpoint = os.path.join(folder, "checkpoint.pth")
         self.saved_model_file = os.path.join(folder, "best_model.pth")
@@ -99,6 +121,18 @@ class OneShotTrainer(Trainer):
             progress.close()
             self.tensorboard.close()
         return self.best_valid_score, self.best_valid_result
+
+    def search(self, train_data, valid_data, show_progress=False):
+        """``fit`` for a search whose model is not the final one: quiet, no best-model file.
+
+        Writes ``trajectory.png`` and returns the trials.
+        """
+        self.fit(train_data, valid_data, verbose=False, saved=False, show_progress=show_progress)
+        if self.trials:
+            path = os.path.join(self.folder, "trajectory.png")
+            runs = {self.config["model"]: self.trials}
+            plot_trajectory(runs, path, self.config["valid_metric"], self.valid_metric_bigger)
+        return self.trials
 
     def _save(self, epoch_idx, trial):
         state = {

@@ -18,10 +18,9 @@ import torch
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
-from recbole_automl.config import derive_config
 from recbole_automl.model.context_aware_recommender.pep import PEP
-from recbole_automl.search import StopTraining, plot_trajectory
-from recbole_automl.trainer.one_shot import OneShotTrainer
+from recbole_automl.search import StopTraining
+from recbole_automl.trainer.one_shot import OneShotTrainer, search_config
 from recbole_automl.trainer.searching import search_folder
 from recbole_automl.utils import ConfigError, reseed
 
@@ -38,7 +37,7 @@ class PruningSearchTrainer(OneShotTrainer):
 
     def __init__(self, config, model, folder, targets):
         super().__init__(config, model, folder)
-        self.folder, self.targets = folder, sorted(targets, reverse=True)
+        self.targets = sorted(targets, reverse=True)
         self.total = model.embedding_size_total()
         thresholds = [table.threshold for table in model.pruned]
         ids = {id(p) for p in thresholds}
@@ -132,16 +131,7 @@ class PEPTrainer(Trainer):
         if not os.path.exists(initial):
             os.makedirs(os.path.dirname(initial), exist_ok=True)
             torch.save(self.model.state_dict(), initial)  # step 0, to rewind to
-        epochs = config["search_epochs"]
-        search_config = derive_config(config, epochs=epochs, eval_step=1, stopping_step=epochs)
         folder = os.path.dirname(initial)
         self.logger.info(set_color("PEP search", "green") + f": targets {targets}, in {folder}")
-        searcher = PruningSearchTrainer(search_config, self.model, folder, targets)
-        searcher.fit(
-            train_data, valid_data, verbose=False, saved=False, show_progress=show_progress
-        )
-        if searcher.trials:
-            path = os.path.join(folder, "trajectory.png")
-            plot_trajectory(
-                {"PEP": searcher.trials}, path, config["valid_metric"], self.valid_metric_bigger
-            )
+        searcher = PruningSearchTrainer(search_config(config), self.model, folder, targets)
+        searcher.search(train_data, valid_data, show_progress)

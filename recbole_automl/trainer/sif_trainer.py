@@ -18,10 +18,9 @@ import torch
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
-from recbole_automl.config import derive_config
 from recbole_automl.model.general_recommender.sif import SIF
-from recbole_automl.search import export_config, plot_trajectory, plot_weights
-from recbole_automl.trainer.one_shot import OneShotTrainer, validation_batches
+from recbole_automl.search import export_config, plot_weights
+from recbole_automl.trainer.one_shot import OneShotTrainer, search_config, validation_batches
 from recbole_automl.trainer.searching import exported_config, search_folder
 from recbole_automl.utils import reseed
 
@@ -100,27 +99,16 @@ class SIFTrainer(Trainer):
     def search(self, train_data, valid_data, show_progress=False):
         """Train the supernet (or resume it); return the last epoch's :class:`Trial`."""
         config, folder = self.config, self.search_dir
-        # The search runs its epochs (its budget) out: a supernet's validation score dips
-        # each time the argmax moves to an operation whose head is still untrained, so
-        # early stopping would keep the first operation tried.
-        epochs = config["search_epochs"]
-        search_config = derive_config(config, epochs=epochs, eval_step=1, stopping_step=epochs)
         self.logger.info(
             set_color("SIF search", "green")
-            + f": {config['search_epochs']} epochs at most, journal in {folder}"
+            + f": {config['search_epochs']} epochs, journal in {folder}"
         )
-        supernet = SupernetTrainer(
-            search_config, self.model, folder, validation_batches(config, train_data, valid_data)
-        )
-        supernet.fit(
-            train_data, valid_data, verbose=False, saved=False, show_progress=show_progress
-        )
-        trials = supernet.trials
+        valid_batches = validation_batches(config, train_data, valid_data)
+        supernet = SupernetTrainer(search_config(config), self.model, folder, valid_batches)
+        trials = supernet.search(train_data, valid_data, show_progress)
         if not trials:
             raise RuntimeError(f"the SIF search validated no epoch; see {folder}")
         found = trials[-1]  # the final argmax of the operation weights, as in the paper
-        bigger = self.valid_metric_bigger
-        plot_trajectory({"SIF": trials}, f"{folder}/trajectory.png", config["valid_metric"], bigger)
         plot_weights(trials, f"{folder}/operation_weights.png")
         keys = {k: found.point[k] for k in ("interaction", "interaction_mlp")}
         exported = export_config(

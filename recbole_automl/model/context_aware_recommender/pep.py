@@ -26,7 +26,8 @@ def _fields_of_rows(field_dims):
 
 
 def _feature_tables(base):
-    """(owner, attribute, field of each row) of every feature embedding table of ``base``."""
+    """(owner module, attribute name, field of each row) of every feature embedding table of
+    ``base`` (a list's tables are its attributes "0", "1", ...)."""
     tables = []
     for name, dims in (("token_embedding_table", "token_field_dims"),
                        ("float_embedding_table", "float_field_dims")):  # fmt: skip
@@ -35,7 +36,7 @@ def _feature_tables(base):
     for name in ("token_seq_embedding_table", "float_seq_embedding_table"):
         for i, table in enumerate(getattr(base, name, [])):
             tables.append(
-                (getattr(base, name), i, torch.zeros(table.num_embeddings, dtype=torch.long))
+                (getattr(base, name), str(i), torch.zeros(table.num_embeddings, dtype=torch.long))
             )
     return tables
 
@@ -67,12 +68,10 @@ class PEP(ContextRecommender):
         self.base = base_class(config, dataset)
         self.pruned = []
         for owner, key, row_fields in _feature_tables(self.base):
-            table = owner[key] if isinstance(key, int) else getattr(owner, key)
-            pruned = PrunedEmbedding(table, row_fields, granularity, config["threshold_init"])
-            if isinstance(key, int):
-                owner[key] = pruned
-            else:
-                setattr(owner, key, pruned)
+            pruned = PrunedEmbedding(
+                getattr(owner, key), row_fields, granularity, config["threshold_init"]
+            )
+            setattr(owner, key, pruned)
             self.pruned.append(pruned)
         # The base model's own tables are no longer this model's: drop ContextRecommender's.
         for name in ("token_embedding_table", "float_embedding_table", "token_seq_embedding_table",
