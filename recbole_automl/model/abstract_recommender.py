@@ -1,10 +1,14 @@
-"""What the plugin's collaborative-filtering models (AutoCF, SIF) share: one training
-objective over scored (user, item) pairs, for implicit or explicit feedback."""
+"""What the plugin's models share: one training objective over scored (user, item) pairs
+for the collaborative-filtering models (AutoCF, SIF), and one wrapper of a RecBole
+context-aware ``base_model`` for the methods that change such a model (PEP, AutoCross)."""
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from recbole.model.abstract_recommender import GeneralRecommender
+from recbole.model.abstract_recommender import ContextRecommender, GeneralRecommender
+from recbole.utils import InputType, ModelType
+
+from recbole_automl.utils import ConfigError, get_model
 
 
 class PairScoringRecommender(GeneralRecommender):
@@ -48,3 +52,42 @@ class PairScoringRecommender(GeneralRecommender):
     def predict(self, interaction):
         score = self.forward(interaction[self.USER_ID], interaction[self.ITEM_ID])
         return torch.sigmoid(score) if self.loss_type == "CE" else score
+
+
+class ContextWrapper(ContextRecommender):
+    """A RecBole context-aware model (``base_model``: FM, DeepFM, AutoInt, ...) built as
+    RecBole builds it, on ``base_dataset`` (default: ``dataset``; a wrapper that adds
+    fields passes a dataset that declares them).
+
+    Scores, losses and predictions are the base model's, on what :meth:`inputs` makes of
+    each interaction. ``ContextRecommender``'s own tables are dropped: the base model's are
+    the ones in use.
+    """
+
+    type = ModelType.CONTEXT
+    input_type = InputType.POINTWISE
+
+    def __init__(self, config, dataset, base_dataset=None):
+        super().__init__(config, dataset)
+        base_name = config["base_model"]
+        base_class = get_model(base_name)
+        if not issubclass(base_class, ContextRecommender) or issubclass(base_class, ContextWrapper):
+            raise ConfigError(
+                f"Config key 'base_model' must name a RecBole context-aware model (e.g. LR, FM, "
+                f"DeepFM, AutoInt), got {base_name!r}."
+            )
+        for name in ("token_embedding_table", "float_embedding_table", "token_seq_embedding_table",
+                     "float_seq_embedding_table", "first_order_linear"):  # fmt: skip
+            if hasattr(self, name):
+                delattr(self, name)
+        self.base = base_class(config, dataset if base_dataset is None else base_dataset)
+
+    def inputs(self, interaction):
+        """What the base model sees of ``interaction`` (default: the interaction itself)."""
+        return interaction
+
+    def calculate_loss(self, interaction):
+        return self.base.calculate_loss(self.inputs(interaction))
+
+    def predict(self, interaction):
+        return self.base.predict(self.inputs(interaction))

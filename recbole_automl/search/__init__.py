@@ -9,6 +9,7 @@ plots and exported config.
 """
 
 from recbole_automl.search.budget import Budget
+from recbole_automl.search.checkpoint import SearchState
 from recbole_automl.search.executor import ForkExecutor, SerialExecutor, make_executor
 from recbole_automl.search.hyper_space import HyperSpace
 from recbole_automl.search.journal import COMPLETE, FAILED, Journal, Trial, best_trial
@@ -48,6 +49,7 @@ __all__ = [
     "PredictorStrategy",
     "RandomStrategy",
     "SearchProgress",
+    "SearchState",
     "SerialExecutor",
     "Space",
     "StopTraining",

@@ -3,7 +3,6 @@ their choice while training one model) as a RecBole ``Trainer`` whose every vali
 trial of the search core: journaled, counted against the budget, shown on the progress bar,
 resumable."""
 
-import dataclasses
 import os
 import time
 
@@ -16,8 +15,8 @@ from recbole.trainer import Trainer
 from recbole_automl.config import derive_config
 from recbole_automl.search import (
     Budget,
-    Journal,
     SearchProgress,
+    SearchState,
     StopTraining,
     Trial,
     best_trial,
@@ -46,18 +45,17 @@ class OneShotTrainer(Trainer):
     :class:`~recbole_automl.search.Trial` per validation, those of earlier runs included.
 
     Resuming: after each validation the trainer's state (model, optimizers, epoch, early
-    stopping, best validation result) and the new trial are written to
-    ``folder/checkpoint.pth``, atomically, and then the trial to the journal. A rerun loads
-    the checkpoint, journals its trial if the journal missed it, and trains on from the next
-    epoch; it trains nothing if the search had ended by early stopping or its epochs. The
+    stopping, best validation result) and the new trial are saved by
+    :class:`~recbole_automl.search.SearchState`. A rerun loads them and trains on from the
+    next epoch; it trains nothing if the search had ended by early stopping or its epochs. The
     best model (``saved=True``) is ``folder/best_model.pth``, so it survives a resume.
     """
 
     def __init__(self, config, model, folder):
         super().__init__(config, model)
         self.folder = folder
-        self.journal = Journal(os.path.join(folder, "journal.jsonl"))
-        self.checkpoint = os.path.join(folder, "checkpoint.pth")
+        self.state = SearchState(folder)
+        self.journal = self.state.journal
         self.saved_model_file = os.path.join(folder, "best_model.pth")
         self.last_valid_result = {}
         self.trials = []
@@ -102,7 +100,6 @@ class OneShotTrainer(Trainer):
             )  # fmt: skip
             last[0] = now
             self._save(epoch_idx, trial)
-            self.journal.append(trial)
             trials.append(trial)
             budget.count()
             progress.update(trial, best_trial(trials, self.valid_metric_bigger), budget)
@@ -142,17 +139,13 @@ class OneShotTrainer(Trainer):
             "best_valid_result": {k: float(v) for k, v in (self.best_valid_result or {}).items()},
             "state_dict": self.model.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
-            "trial": dataclasses.asdict(trial),
         }
-        partial = self.checkpoint + ".partial"
-        torch.save(state, partial)
-        os.replace(partial, self.checkpoint)
+        self.state.save(state, trial)
 
     def _resume(self):
-        trials = self.journal.load()
-        if not os.path.exists(self.checkpoint):
+        state, trials = self.state.load(self.device)
+        if state is None:
             return trials
-        state = torch.load(self.checkpoint, map_location=self.device)
         self.start_epoch = state["epoch"] + 1
         self.cur_step = state["cur_step"]
         self.best_valid_score = state["best_valid_score"]
@@ -160,11 +153,7 @@ class OneShotTrainer(Trainer):
         self.model.load_state_dict(state["state_dict"])
         for name, optimizer in self.optimizers().items():
             optimizer.load_state_dict(state["optimizers"][name])
-        trial = Trial(**state["trial"])
-        if trial.number >= len(trials):  # killed between the checkpoint and the journal
-            self.journal.append(trial)
-            trials.append(trial)
-        self.logger.info(f"Resumed the search from {self.checkpoint} at epoch {self.start_epoch}")
+        self.logger.info(f"Resumed the search from {self.state.path} at epoch {self.start_epoch}")
         return trials
 
 
@@ -200,8 +189,9 @@ def split_validation(config, valid_data, ratio):
     generator = torch.Generator().manual_seed(config["seed"])
     order = torch.randperm(len(dataset), generator=generator)
     cut = int(round(ratio * len(dataset)))
-    learn, select = dataset.copy(dataset.inter_feat[order[:cut]]), dataset.copy(
-        dataset.inter_feat[order[cut:]]
+    learn, select = (
+        dataset.copy(dataset.inter_feat[order[:cut]]),
+        dataset.copy(dataset.inter_feat[order[cut:]]),
     )
     loader = get_dataloader(config, "valid")(config, select, valid_data._sampler, shuffle=False)
     return learn, loader

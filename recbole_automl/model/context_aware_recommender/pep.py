@@ -14,11 +14,10 @@ losses and predictions are the base model's.
 
 import numpy as np
 import torch
-from recbole.model.abstract_recommender import ContextRecommender
-from recbole.utils import InputType, ModelType
 
+from recbole_automl.model.abstract_recommender import ContextWrapper
 from recbole_automl.model.layers import THRESHOLD_GRANULARITIES, PrunedEmbedding
-from recbole_automl.utils import ConfigError, get_model
+from recbole_automl.utils import ConfigError
 
 
 def _fields_of_rows(field_dims):
@@ -41,31 +40,20 @@ def _feature_tables(base):
     return tables
 
 
-class PEP(ContextRecommender):
+class PEP(ContextWrapper):
     """A context-aware ``base_model`` whose feature embeddings PEP prunes (module docstring).
 
     :class:`~recbole_automl.trainer.pep_trainer.PEPTrainer` searches the masks and retrains.
     """
 
-    type = ModelType.CONTEXT
-    input_type = InputType.POINTWISE
-
     def __init__(self, config, dataset):
-        super().__init__(config, dataset)
-        base_name = config["base_model"]  # the RecBole context-aware model to prune
-        base_class = get_model(base_name)
-        if not issubclass(base_class, ContextRecommender) or base_class is PEP:
-            raise ConfigError(
-                f"Config key 'base_model' must name a context-aware model (e.g. FM, DeepFM, "
-                f"AutoInt), got {base_name!r}."
-            )
         granularity = config["threshold_granularity"]  # which weights share a threshold
         if granularity not in THRESHOLD_GRANULARITIES:
             raise ConfigError(
                 f"Config key 'threshold_granularity' must be one of "
                 f"{list(THRESHOLD_GRANULARITIES)}, got {granularity!r}."
             )
-        self.base = base_class(config, dataset)
+        super().__init__(config, dataset)
         self.pruned = []
         for owner, key, row_fields in _feature_tables(self.base):
             pruned = PrunedEmbedding(
@@ -73,17 +61,6 @@ class PEP(ContextRecommender):
             )
             setattr(owner, key, pruned)
             self.pruned.append(pruned)
-        # The base model's own tables are no longer this model's: drop ContextRecommender's.
-        for name in ("token_embedding_table", "float_embedding_table", "token_seq_embedding_table",
-                     "float_seq_embedding_table", "first_order_linear"):  # fmt: skip
-            if hasattr(self, name):
-                delattr(self, name)
-
-    def calculate_loss(self, interaction):
-        return self.base.calculate_loss(interaction)
-
-    def predict(self, interaction):
-        return self.base.predict(interaction)
 
     def embedding_size_total(self):
         """Weights of the feature embedding tables, pruned or not."""

@@ -1,0 +1,60 @@
+r"""AutoCross: a RecBole context-aware model on its data plus searched feature crosses.
+
+Reference:
+    Yuanfei Luo, Mengshuo Wang, Hao Zhou, Quanming Yao, Wei-Wei Tu, Yuqiang Chen, Wenyuan
+    Dai, Qiang Yang. "AutoCross: Automatic Feature Crossing for Tabular Data in Real-World
+    Applications." KDD 2019. (The IJCAI-21 tutorial "Automated Recommender System", Yao, Li,
+    Gao, Zhao, Zhang.)
+
+``base_model`` (LR by default; FM, DeepFM, ... any RecBole model built on
+``ContextRecommender``) is built as RecBole builds it, on the dataset's fields plus one token
+field per cross of the feature producer (:mod:`recbole_automl.model.feature_cross`); each
+batch gets its crosses computed from its own fields before the base model sees it, so
+validation, test and new data of the same schema are crossed the same way.
+:class:`~recbole_automl.trainer.autocross_trainer.AutoCrossTrainer` searches the crosses.
+"""
+
+import copy
+
+from recbole.utils import FeatureSource, FeatureType
+
+from recbole_automl.model.abstract_recommender import ContextWrapper
+from recbole_automl.model.feature_cross import FeatureCrosser, FeatureProducer
+
+
+def with_token_fields(dataset, sizes):
+    """A shallow copy of ``dataset`` that also declares the token fields of ``sizes`` (name
+    -> number of ids), which is what a RecBole model reads of a dataset to build its tables."""
+    view = copy.copy(dataset)
+    view.field2type = {**dataset.field2type, **{n: FeatureType.TOKEN for n in sizes}}
+    view.field2source = {**dataset.field2source, **{n: FeatureSource.INTERACTION for n in sizes}}
+    view.field2seqlen = {**dataset.field2seqlen, **{n: 1 for n in sizes}}
+    view.field2id_token = {**dataset.field2id_token, **{n: range(k) for n, k in sizes.items()}}
+    return view
+
+
+class AutoCross(ContextWrapper):
+    """``base_model`` on the dataset's fields and the crosses of ``producer``.
+
+    Args:
+        producer (FeatureProducer, optional): the crosses; default: the file named by
+            ``autocross_producer``, else none (the base model alone, before a search).
+    """
+
+    def __init__(self, config, dataset, producer=None):
+        if producer is None and config["autocross_producer"]:
+            producer = FeatureProducer.load(config["autocross_producer"])
+        if producer is None:
+            producer = FeatureProducer({}, [], [], config["autocross_buckets"])
+        sizes = {n: len(v) + 1 for n, v in zip(producer.cross_names, producer.vocabularies)}
+        super().__init__(config, dataset, with_token_fields(dataset, sizes))
+        self.crosser = FeatureCrosser(producer, dataset)
+
+    @property
+    def producer(self):
+        return self.crosser.producer
+
+    def inputs(self, interaction):
+        for name, ids in self.crosser(interaction).items():
+            interaction[name] = ids
+        return interaction

@@ -1,0 +1,240 @@
+"""AutoCross's feature producer: the atoms of a dataset and their crosses, hashed to a
+bounded vocabulary (Luo et al., KDD 2019).
+
+A :class:`FeatureProducer` is plain data (saved as JSON), fitted on the training split and
+applied the same way to any data of the same schema: to RecBole interactions inside a model
+(:class:`FeatureCrosser`) or to a pandas DataFrame of raw values (:meth:`~FeatureProducer.
+transform`). Both hash raw tokens, not RecBole's remapped ids, so they agree with each other
+and with any later dataset of the same schema.
+
+Atoms, the features that crosses combine:
+
+- a token field, as it is;
+- a token_seq field (an item's genres) as a set: the set of its tokens is one value, so a
+  cross stays one token field ("Action Comedy" x gender). Crossing by element would make
+  every cross a token sequence whose length multiplies with each field it adds.
+- a float field, discretized at several granularities (multi-granularity discretization):
+  one atom per bin count of ``bins`` (``timestamp@5``, ``timestamp@10``, ...), with bins at
+  the quantiles of the training split. float_seq fields are left out.
+
+A cross is a tuple of atoms of different fields (``age*class``); its value for a row is a
+hash of its atoms' values in ``1..buckets``. Hashed values seen fewer than ``min_count``
+times in the training split share one id, 0, with values never seen there; the others are
+the cross's vocabulary, ids ``1..len(vocabulary)``. So a rare combination (a user and a
+genre set met twice) does not get a weight of its own to overfit, and the tables of a model
+are as large as the vocabulary, not as the hash space.
+"""
+
+import dataclasses
+import hashlib
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+from recbole.data.interaction import Interaction
+from recbole.utils import FeatureSource, FeatureType
+
+# Codes stay below this prime, so ``code * MULTIPLIER`` never overflows int64.
+MODULUS = 2**31 - 1
+MULTIPLIER = 1_000_003
+ATOM_TYPES = {FeatureType.TOKEN: "token", FeatureType.TOKEN_SEQ: "token_seq",
+              FeatureType.FLOAT: "float"}  # fmt: skip
+FEATURE_SOURCES = [FeatureSource.INTERACTION, FeatureSource.USER, FeatureSource.USER_ID,
+                   FeatureSource.ITEM, FeatureSource.ITEM_ID]  # fmt: skip
+
+
+def token_code(token):
+    """A stable code of a raw token (the same in every process and on every machine)."""
+    digest = hashlib.blake2b(str(token).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") % MODULUS
+
+
+def set_codes(element_codes):
+    """The code of each row's set of elements: (rows, length) codes, 0 for padding."""
+    ordered = element_codes.sort(dim=1).values
+    repeated = torch.zeros_like(ordered, dtype=torch.bool)
+    repeated[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
+    return ordered.masked_fill(repeated, 0).sum(dim=1) % MODULUS
+
+
+def joined(dataset):
+    """Every interaction of ``dataset`` with its user and item features."""
+    return dataset.join(Interaction(dict(dataset.inter_feat.interaction)))
+
+
+def vocabulary_ids(hashed, vocabulary):
+    """Positions (from 1) of ``hashed`` values in a sorted ``vocabulary``, 0 if absent."""
+    vocabulary = torch.as_tensor(vocabulary, dtype=hashed.dtype, device=hashed.device)
+    if len(vocabulary) == 0:
+        return torch.zeros_like(hashed)
+    position = torch.searchsorted(vocabulary, hashed).clamp(max=len(vocabulary) - 1)
+    return torch.where(vocabulary[position] == hashed, position + 1, 0)
+
+
+def frequent(hashed, min_count):
+    """The sorted hashed values that occur at least ``min_count`` times."""
+    values, counts = torch.unique(hashed, return_counts=True)
+    return values[counts >= min_count]
+
+
+def cross_name(cross):
+    return "*".join(cross)
+
+
+@dataclasses.dataclass
+class FeatureProducer:
+    """The atoms of a dataset, the crosses found so far, and the hash vocabulary's size.
+
+    Attributes:
+        atoms (dict): atom name -> ``{"field", "type", "boundaries"}`` (boundaries of the
+            bins of a float atom, else ``None``), in the order crosses name them.
+        crosses (list of list of str): the crosses, each a list of atom names.
+        vocabularies (list of list of int): the frequent hashed values of each cross, sorted.
+        buckets (int): the size of the hash space.
+        separator (str): what separates the tokens of a token_seq field in raw data.
+    """
+
+    atoms: dict
+    crosses: list
+    vocabularies: list
+    buckets: int
+    separator: str = " "
+
+    @classmethod
+    def fit(cls, dataset, bins, buckets, label_field):
+        """Atoms of every feature field of ``dataset`` (the training split): token and
+        token_seq fields as they are, float fields at each bin count of ``bins``."""
+        frame = joined(dataset)
+        atoms = {}
+        for field in dataset.fields(source=FEATURE_SOURCES):
+            kind = ATOM_TYPES.get(dataset.field2type[field])
+            if field == label_field or kind is None:
+                continue
+            if kind != "float":
+                atoms[field] = {"field": field, "type": kind, "boundaries": None}
+                continue
+            values = frame[field].double().numpy()
+            for count in bins:
+                quantiles = np.quantile(values, np.linspace(0, 1, count + 1)[1:-1])
+                boundaries = np.unique(quantiles).tolist()
+                atoms[f"{field}@{count}"] = {"field": field, "type": kind, "boundaries": boundaries}
+        return cls(atoms, [], [], buckets, dataset.config["seq_separator"])
+
+    def with_cross(self, cross, vocabulary):
+        return dataclasses.replace(
+            self,
+            crosses=self.crosses + [list(cross)],
+            vocabularies=self.vocabularies + [[int(v) for v in vocabulary]],
+        )
+
+    @property
+    def cross_names(self):
+        return [cross_name(cross) for cross in self.crosses]
+
+    def field_of(self, atom):
+        return self.atoms[atom]["field"]
+
+    def atom_codes(self, values, atoms=None):
+        """Codes of ``atoms`` (default: all) from ``values``: field -> per-row codes
+        (token, token_seq) or floats."""
+        codes = {}
+        for atom in self.atoms if atoms is None else atoms:
+            spec = self.atoms[atom]
+            value = values[spec["field"]]
+            if spec["type"] == "float":
+                boundaries = torch.tensor(spec["boundaries"], dtype=value.dtype)
+                value = torch.bucketize(value, boundaries.to(value.device))
+            codes[atom] = value.long()
+        return codes
+
+    def hashed(self, codes, cross):
+        """Hashed values (1..buckets) of ``cross`` from its atoms' codes."""
+        hashed = torch.zeros_like(codes[cross[0]])
+        for atom in cross:
+            hashed = (hashed * MULTIPLIER + codes[atom] + 1) % MODULUS
+        return hashed % self.buckets + 1
+
+    def ids(self, codes, i):
+        """Token ids of the ``i``-th cross: positions in its vocabulary from 1, else 0."""
+        return vocabulary_ids(self.hashed(codes, self.crosses[i]), self.vocabularies[i])
+
+    def transform(self, frame):
+        """The crosses of a DataFrame of raw values (token fields as tokens, token_seq fields
+        as ``separator``-joined strings, float fields as numbers), one column each."""
+        values = {}
+        for spec in self.atoms.values():
+            field, kind = spec["field"], spec["type"]
+            if field in values:
+                continue
+            column = frame[field]
+            if kind == "float":  # float32 first, as RecBole stores them
+                values[field] = torch.as_tensor(column.to_numpy(np.float32).astype(np.float64))
+                continue
+            codes, uniques = pd.factorize(column.astype(str))
+            if kind == "token":
+                unique_codes = [token_code(u) for u in uniques]
+            else:
+                unique_codes = [
+                    sum(token_code(t) for t in set(u.split(self.separator)) if t) % MODULUS
+                    for u in uniques
+                ]
+            values[field] = torch.as_tensor(np.asarray(unique_codes, dtype=np.int64)[codes])
+        codes = self.atom_codes(values)
+        columns = {name: self.ids(codes, i).numpy() for i, name in enumerate(self.cross_names)}
+        return pd.DataFrame(columns, index=frame.index)
+
+    def save(self, path):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        partial = path + ".partial"
+        with open(partial, "w") as f:
+            json.dump(dataclasses.asdict(self), f, indent=1)
+        os.replace(partial, path)
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            return cls(**json.load(f))
+
+
+class FeatureCrosser(nn.Module):
+    """A producer applied to RecBole interactions of ``dataset``'s schema.
+
+    Each token-like field of an atom gets a table from RecBole's remapped ids to the codes
+    of their raw tokens (padding: 0); the tables are rebuilt from the dataset, not saved.
+    """
+
+    def __init__(self, producer, dataset):
+        super().__init__()
+        self.producer = producer
+        self.fields = {}
+        for spec in producer.atoms.values():
+            field = spec["field"]
+            self.fields[field] = spec["type"]
+            if spec["type"] != "float":
+                tokens = dataset.field2id_token[field]
+                table = torch.tensor([0] + [token_code(t) for t in tokens[1:]])
+                self.register_buffer(f"codes_{field}", table, persistent=False)
+
+    def values(self, interaction):
+        """field -> per-row codes (token, token_seq as sets) or floats."""
+        values = {}
+        for field, kind in self.fields.items():
+            value = interaction[field]
+            if kind == "float":
+                values[field] = value.double()
+                continue
+            codes = getattr(self, f"codes_{field}")[value]
+            values[field] = set_codes(codes) if kind == "token_seq" else codes
+        return values
+
+    def atom_codes(self, interaction):
+        return self.producer.atom_codes(self.values(interaction))
+
+    def forward(self, interaction):
+        """cross name -> token ids of each row of ``interaction``."""
+        codes = self.atom_codes(interaction)
+        names = self.producer.cross_names
+        return {name: self.producer.ids(codes, i) for i, name in enumerate(names)}

@@ -1,0 +1,358 @@
+"""AutoCrossTrainer: searches feature crosses on the training split (Luo et al., KDD 2019),
+then trains the base model on the data plus the crosses.
+
+The search, in the tutorial's terms:
+
+- space: crosses of the atoms of :mod:`recbole_automl.model.feature_cross` (token fields,
+  token sets, floats discretized at several granularities), of order 2 up to
+  ``autocross_max_order``, hashed to ``autocross_buckets`` ids;
+- objective: the validation AUC of a field-wise logistic regression;
+- training objective: the logistic loss on the training split;
+- budget: ``autocross_max_crosses`` crosses, ``search_time`` seconds.
+
+Loop (beam search). The field-wise LR starts as a logistic regression on every atom, trained
+on the training split until its validation AUC stops rising. Each step then:
+
+1. candidates: every second-order cross of atoms of different fields, and every selected
+   cross extended by one atom of a field it lacks (up to the maximum order), less the
+   selected ones;
+2. successive mini-batch gradient descent (the tutorial's Algorithm 2): the shuffled
+   training split is cut into ``2**R - 1`` blocks, ``R = ceil(log2(candidates))``; in round
+   ``r`` every remaining candidate trains on the next ``2**(r - 1)`` blocks (the LR's weights
+   frozen, only the candidate's, warm-started from the round before, with Adagrad), and the
+   half with the best validation AUC goes on;
+3. the last candidate standing is the step's best: if it raises the validation AUC by less
+   than ``autocross_min_gain`` the search ends, else its weights join the frozen LR.
+
+Each step is a journaled trial; the LR's weights are saved with it, so a rerun resumes after
+the last finished step (a larger budget extends the search). The found producer is
+``producer.json`` in the search folder (``best.yaml`` trains with it again, no search).
+The test split is only used after that, by whoever calls ``evaluate``.
+"""
+
+import math
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+from recbole.trainer import Trainer
+from recbole.utils import set_color
+from scipy.stats import rankdata
+
+from recbole_automl.model.context_aware_recommender.autocross import AutoCross
+from recbole_automl.model.feature_cross import (
+    FeatureCrosser,
+    FeatureProducer,
+    cross_name,
+    frequent,
+    joined,
+    vocabulary_ids,
+)
+from recbole_automl.search import (
+    Budget,
+    SearchProgress,
+    SearchState,
+    Trial,
+    export_config,
+    plot_trajectory,
+)
+from recbole_automl.trainer.searching import exported_config, search_folder
+from recbole_automl.utils import ConfigError, reseed
+
+# Keys that do not change the search: the model trained on its crosses, and the budgets.
+RUN_KEY_IGNORES = (
+    "base_model", "autocross_max_crosses", "autocross_producer", "embedding_size", "epochs",
+    "learning_rate", "weight_decay", "stopping_step", "train_batch_size", "eval_batch_size",
+    "mlp_hidden_size", "dropout_prob",
+)  # fmt: skip
+MAX_BASE_EPOCHS = 20
+MINIMA = {"autocross_max_order": 2, "autocross_max_crosses": 1, "autocross_buckets": 1,
+          "autocross_min_count": 1, "autocross_batch_size": 1}  # fmt: skip
+
+
+def auc(logits, labels):
+    """ROC AUC of each row of ``logits`` (k, n) against 0/1 ``labels`` (n,), ties averaged."""
+    ranks = torch.as_tensor(rankdata(logits.detach().cpu().numpy(), axis=-1))
+    positive = labels.cpu().bool()
+    pos = int(positive.sum())
+    neg = len(positive) - pos
+    return (ranks[..., positive].sum(-1) - pos * (pos + 1) / 2) / (pos * neg)
+
+
+def logits_of(weights, ids, offset, rows=None, joint=False):
+    """Logits of k fields' weights (k, V) at their ids (k, n) plus a per-row offset: one
+    logistic regression summing the fields (``joint``), else k of their own, (k, n)."""
+    if rows is not None:
+        ids, offset = ids[:, rows], offset[rows]
+    terms = weights.gather(1, ids)
+    return offset + (terms.sum(0) if joint else terms)
+
+
+def descend(weights, optimizer, split, rows, batch_size, joint=False, fields=None):
+    """One pass of mini-batch gradient descent over ``rows`` of ``split``, of ``weights`` or
+    of their rows ``fields`` only."""
+    ids = split.ids if fields is None else split.ids[fields]
+    for batch in rows.split(batch_size):
+        trained = weights if fields is None else weights[fields]
+        logits = logits_of(trained, ids, split.offset, batch, joint)
+        target = split.labels[batch].expand_as(logits)
+        loss = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def state_logits(weights, ids):
+    """The summed logits of frozen crosses: one weight vector and one row of ids each."""
+    return sum(w[i] for w, i in zip(weights, ids))
+
+
+class Split:
+    """One split's atom codes, labels, the ids of the fields being trained and the frozen
+    LR's logit of each row (``offset``)."""
+
+    def __init__(self, crosser, dataset, label_field):
+        interaction = joined(dataset)
+        with torch.no_grad():
+            self.codes = crosser.atom_codes(interaction)
+        self.labels = interaction[label_field].float()
+        self.offset = torch.zeros_like(self.labels)
+        self.ids = None
+
+    def cross_ids(self, producer, crosses, vocabularies):
+        hashed = [producer.hashed(self.codes, cross) for cross in crosses]
+        return torch.stack([vocabulary_ids(h, v) for h, v in zip(hashed, vocabularies)])
+
+
+class CrossSearch:
+    """The beam search of AutoCross over ``producer``'s atoms (module docstring).
+
+    Args:
+        config (Config): ``autocross_*`` settings, ``seed``, ``search_time``.
+        producer (FeatureProducer): the atoms (fitted on the training split), no crosses.
+        train, valid (Split): the training and validation splits.
+        folder (str): journal, checkpoint, plots.
+    """
+
+    def __init__(self, config, producer, train, valid, folder, logger):
+        self.config, self.producer, self.train, self.valid = config, producer, train, valid
+        self.folder, self.logger = folder, logger
+        self.state = SearchState(folder)
+        self.size = producer.buckets + 1
+        self.generator = torch.Generator()
+
+    def run(self, show_progress=False):
+        """Search until the gain, the order, the crosses or the seconds run out; return the
+        producer with the crosses found and the trials."""
+        config = self.config
+        state, trials = self.state.load()
+        budget = Budget(config["autocross_max_crosses"] + 1, config["search_time"])
+        for trial in trials:
+            budget.credit(trial.seconds)
+            budget.count()
+        progress = SearchProgress(budget.max_trials, "AutoCross search", not show_progress)
+        progress.bar.update(len(trials))
+        try:
+            if state is None:
+                state = self._base(trials, budget, progress)
+            self._replay(state)
+            while not state["done"] and not budget.exhausted:
+                state = self._step(state, trials, budget, progress)
+        finally:
+            progress.close()
+        producer = self.producer
+        for cross, vocabulary in zip(state["crosses"], state["vocabularies"]):
+            producer = producer.with_cross(cross, vocabulary)
+        return producer, trials
+
+    def _record(self, trials, state, point, value, result, start, budget, progress):
+        seconds = time.monotonic() - start
+        trial = Trial(
+            number=len(trials), round=len(trials), point=point, value=value, result=result,
+            curve=[value], epochs=1, seconds=round(seconds, 3),
+            started=round(time.time() - seconds, 3),
+        )  # fmt: skip
+        self.state.save(state, trial)
+        trials.append(trial)
+        budget.count()
+        progress.update(trial, max(trials, key=lambda t: t.value), budget)
+        self.logger.info(f"AutoCross {point['cross'] or 'atoms'}: valid AUC {value:.4f}")
+
+    def _base(self, trials, budget, progress):
+        """The LR on every atom, trained while its validation AUC rises."""
+        start = time.monotonic()
+        self._encode_atoms()
+        weights = torch.zeros(len(self.producer.atoms) + 1, self.size, requires_grad=True)
+        optimizer = torch.optim.Adagrad([weights], lr=self.config["autocross_learning_rate"])
+        self.generator.manual_seed(self.config["seed"])
+        best, best_weights = -1.0, weights.detach().clone()
+        for _ in range(MAX_BASE_EPOCHS):
+            rows = torch.randperm(len(self.train.labels), generator=self.generator)
+            descend(weights, optimizer, self.train, rows, self.config["autocross_batch_size"], True)
+            with torch.no_grad():
+                score = float(auc(logits_of(weights, self.valid.ids, self.valid.offset, joint=True),
+                                  self.valid.labels))  # fmt: skip
+            if score <= best:
+                break
+            best, best_weights = score, weights.detach().clone()
+        state = {"base": best_weights, "crosses": [], "vocabularies": [], "weights": [],
+                 "auc": best, "done": False}  # fmt: skip
+        point = {"cross": None, "atoms": list(self.producer.atoms)}
+        self._record(trials, state, point, best, {"auc": best}, start, budget, progress)
+        return state
+
+    def _encode(self, crosses):
+        """Vocabularies of ``crosses`` (their values frequent in the training split); set
+        both splits' ids to them."""
+        hashed = [self.producer.hashed(self.train.codes, cross) for cross in crosses]
+        vocabularies = [frequent(h, self.config["autocross_min_count"]) for h in hashed]
+        for split in (self.train, self.valid):
+            split.ids = split.cross_ids(self.producer, crosses, vocabularies)
+        return vocabularies
+
+    def _encode_atoms(self):
+        """Set both splits' ids to the atoms' and a last row of zeros, for the bias."""
+        self._encode([[atom] for atom in self.producer.atoms])
+        for split in (self.train, self.valid):
+            bias = torch.zeros(1, len(split.labels), dtype=torch.long)
+            split.ids = torch.cat([split.ids, bias])
+
+    def _replay(self, state):
+        """Set every split's offset to the logits of the frozen LR of ``state``."""
+        self._encode_atoms()
+        for split in (self.train, self.valid):
+            split.offset = logits_of(state["base"], split.ids, torch.zeros_like(split.labels),
+                                     joint=True)  # fmt: skip
+            if state["crosses"]:
+                ids = split.cross_ids(self.producer, state["crosses"], state["vocabularies"])
+                split.offset = split.offset + state_logits(state["weights"], ids)
+
+    def candidates(self, selected):
+        """Second-order crosses of atoms of different fields, and each selected cross
+        extended by an atom of a field it lacks, up to the maximum order; none selected."""
+        atoms = list(self.producer.atoms)
+        order = {atom: i for i, atom in enumerate(atoms)}
+        fields = self.producer.field_of
+        bases = [()] + [tuple(c) for c in selected if len(c) < self.config["autocross_max_order"]]
+        pool = set()
+        for base in bases:
+            for first in [base] if base else [(a,) for a in atoms]:
+                used = {fields(a) for a in first}
+                for atom in atoms:
+                    if fields(atom) not in used:
+                        pool.add(tuple(sorted(first + (atom,), key=order.get)))
+        return sorted(pool - {tuple(c) for c in selected}, key=lambda c: [order[a] for a in c])
+
+    def _step(self, state, trials, budget, progress):
+        start = time.monotonic()
+        candidates = self.candidates(state["crosses"])
+        if not candidates:
+            return {**state, "done": True}
+        self.generator.manual_seed(self.config["seed"] * 1000 + len(trials))
+        winner, score, weights, vocabulary, rounds = self.successive_halving(candidates)
+        cross, gain = list(candidates[winner]), score - state["auc"]
+        accepted = gain >= self.config["autocross_min_gain"]
+        if accepted:
+            state = {
+                **state, "crosses": state["crosses"] + [cross],
+                "vocabularies": state["vocabularies"] + [vocabulary],
+                "weights": state["weights"] + [weights], "auc": score,
+            }  # fmt: skip
+            for split in (self.train, self.valid):
+                ids = split.cross_ids(self.producer, [cross], [vocabulary])
+                split.offset = split.offset + state_logits([weights], ids)
+        else:
+            state = {**state, "done": True}
+        point = {"cross": cross_name(cross), "accepted": accepted}
+        result = {"auc": score, "gain": gain, "candidates": len(candidates), "rounds": rounds}
+        self._record(trials, state, point, score, result, start, budget, progress)
+        return state
+
+    def successive_halving(self, candidates):
+        """Successive mini-batch gradient descent over ``candidates``; returns the index of
+        the last one standing, its validation AUC, weights and vocabulary, and the rounds."""
+        vocabularies = self._encode(candidates)
+        rounds = max(1, math.ceil(math.log2(len(candidates))))
+        rows = torch.randperm(len(self.train.labels), generator=self.generator)
+        blocks = rows.tensor_split(2**rounds - 1)
+        weights = torch.zeros(len(candidates), self.size, requires_grad=True)
+        optimizer = torch.optim.Adagrad([weights], lr=self.config["autocross_learning_rate"])
+        alive, used = torch.arange(len(candidates)), 0
+        for r in range(rounds):
+            block = torch.cat(blocks[used : used + 2**r])
+            used += 2**r
+            descend(weights, optimizer, self.train, block, self.config["autocross_batch_size"],
+                    fields=alive)  # fmt: skip
+            with torch.no_grad():
+                scores = auc(logits_of(weights[alive], self.valid.ids[alive], self.valid.offset),
+                             self.valid.labels)  # fmt: skip
+            order = torch.argsort(-scores, stable=True)
+            best = float(scores[order[0]])
+            alive = alive[order[: math.ceil(len(alive) / 2)]]
+        winner = int(alive[0])
+        return winner, best, weights[winner].detach().clone(), vocabularies[winner], rounds
+
+
+class AutoCrossTrainer(Trainer):
+    """RecBole ``Trainer`` for :class:`AutoCross`: search the crosses (unless
+    ``autocross_producer`` names them), then train the base model on the crossed data.
+
+    After ``fit``, ``search_summary`` holds the crosses, the search's validation AUC and the
+    seconds of the search and of the training.
+    """
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        for key, least in MINIMA.items():
+            if not isinstance(config[key], int) or config[key] < least:
+                raise ConfigError(
+                    f"Config key '{key}' must be an int >= {least}, got {config[key]!r}."
+                )
+        self.search_summary = None
+
+    @property
+    def search_dir(self):
+        return search_folder(self.config, f"AutoCross-{self.config['dataset']}", RUN_KEY_IGNORES)
+
+    def fit(self, train_data, valid_data=None, **kwargs):
+        config, start = self.config, time.monotonic()
+        if config["autocross_producer"]:
+            producer, folder = self.model.producer, None
+        else:
+            producer, folder = self.search(train_data._dataset, valid_data._dataset,
+                                           kwargs.get("show_progress", False))  # fmt: skip
+            reseed(config, train_data)
+            self.model = AutoCross(config, train_data._dataset, producer).to(self.device)
+            self.optimizer = self._build_optimizer(params=self.model.parameters())
+        search_seconds = time.monotonic() - start
+        start = time.monotonic()
+        result = super().fit(train_data, valid_data, **kwargs)
+        self.search_summary = {
+            "crosses": producer.cross_names,
+            "folder": folder,
+            "search_seconds": round(search_seconds, 3),
+            "train_seconds": round(time.monotonic() - start, 3),
+        }
+        self.logger.info(set_color("AutoCross", "yellow") + f": {self.search_summary}")
+        return result
+
+    def search(self, train_dataset, valid_dataset, show_progress=False):
+        """Search the crosses on the training split (scored on the validation split); return
+        the producer and the search folder (``producer.json``, ``best.yaml``, journal)."""
+        config, folder = self.config, self.search_dir
+        self.logger.info(set_color("AutoCross search", "green") + f": in {folder}")
+        label = config["LABEL_FIELD"]
+        producer = FeatureProducer.fit(
+            train_dataset, config["autocross_bins"], config["autocross_buckets"], label
+        )
+        crosser = FeatureCrosser(producer, train_dataset)
+        train, valid = (Split(crosser, d, label) for d in (train_dataset, valid_dataset))
+        search = CrossSearch(config, producer, train, valid, folder, self.logger)
+        producer, trials = search.run(show_progress)
+        path = os.path.join(folder, "producer.json")
+        producer.save(path)
+        found = exported_config(config, ("search_", "autocross_max"), autocross_producer=path)
+        export_config(found, os.path.join(folder, "best.yaml"))
+        plot_trajectory({"AutoCross": trials}, os.path.join(folder, "trajectory.png"), "AUC", True)
+        return producer, folder
