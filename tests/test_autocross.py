@@ -13,7 +13,7 @@ from recbole.data import create_dataset, data_preparation
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
 from recbole_automl.model.context_aware_recommender.autocross import AutoCross
-from recbole_automl.model.feature_cross import FeatureProducer, joined, set_codes, token_code
+from recbole_automl.model.feature_cross import FeatureProducer, joined, token_code
 from recbole_automl.search import Journal
 from recbole_automl.trainer.autocross_trainer import CrossSearch, auc
 
@@ -38,10 +38,16 @@ def test_auc_counts_ordered_pairs_and_halves_ties():
     assert auc(logits, labels).tolist() == pytest.approx([1.0, 0.125])
 
 
-def test_token_sets_ignore_order_repeats_and_padding():
-    a, b = token_code("Action"), token_code("Comedy")
-    rows = torch.tensor([[a, b, 0], [b, a, a], [0, b, a]])
-    assert set_codes(rows).unique().numel() == 1
+def test_a_cross_with_a_token_sequence_is_one_id_per_element_and_padding_stays_0():
+    atoms = {"a": {"field": "a", "type": "token", "boundaries": None},
+             "g": {"field": "g", "type": "token_seq", "boundaries": None}}  # fmt: skip
+    producer = FeatureProducer(atoms, [], [], buckets=1000)
+    x, y = token_code("Action"), token_code("Comedy")
+    codes = {"a": torch.tensor([5, 5, 6]), "g": torch.tensor([[x, y, 0], [y, 0, 0], [x, 0, 0]])}
+    hashed = producer.hashed(codes, ["a", "g"])
+    assert hashed.shape == (3, 3) and (hashed[codes["g"] == 0] == 0).all()
+    assert hashed[0, 1] == hashed[1, 0] and hashed[0, 0] != hashed[2, 0]  # (5, y) twice
+    assert producer.hashed(codes, ["a"]).shape == (3,)
 
 
 def test_atoms_are_every_feature_field_with_floats_at_each_granularity():
@@ -171,8 +177,12 @@ def test_saved_producer_reapplied_to_raw_data_gives_the_models_crosses(isolated_
         f: dataset.field2id_token[f][dataset.inter_feat[f].numpy()] for f in ("user_id", "item_id")
     }
     rows = pd.MultiIndex.from_arrays([tokens["user_id"], tokens["item_id"]])  # the test split's
+    assert any(ids.dim() == 2 for ids in inside.values())  # a token sequence cross too
     for name, ids in inside.items():
-        assert crossed.loc[rows, name].to_numpy().tolist() == ids.tolist(), name
+        expected = (
+            [[t for t in row if t] for row in ids.tolist()] if ids.dim() == 2 else ids.tolist()
+        )
+        assert [list(v) if isinstance(v, list) else v for v in crossed.loc[rows, name]] == expected
         assert 0 < ids.max() <= len(producer.vocabularies[producer.cross_names.index(name)])
 
 

@@ -10,19 +10,24 @@ and with any later dataset of the same schema.
 Atoms, the features that crosses combine:
 
 - a token field, as it is;
-- a token_seq field (an item's genres) as a set: the set of its tokens is one value, so a
-  cross stays one token field ("Action Comedy" x gender). Crossing by element would make
-  every cross a token sequence whose length multiplies with each field it adds.
+- a token_seq field (an item's genres) by element: a cross with it is a token sequence, one
+  token per element (user 7 x Action, user 7 x Comedy), which is how RecBole's models read
+  token sequences (an LR sums their weights). We chose this over crossing the set as one
+  value ("Action Comedy" as a whole) because it shares statistics between the sets that
+  have an element in common: on ml-100k, a logistic regression gains +0.006 valid AUC from
+  user x genre by element and nothing from user x genre set, whose values are too rare. A
+  cross has at most one token_seq atom, so its length is that field's, not a product.
 - a float field, discretized at several granularities (multi-granularity discretization):
   one atom per bin count of ``bins`` (``timestamp@5``, ``timestamp@10``, ...), with bins at
   the quantiles of the training split. float_seq fields are left out.
 
-A cross is a tuple of atoms of different fields (``age*class``); its value for a row is a
-hash of its atoms' values in ``1..buckets``. Hashed values seen fewer than ``min_count``
-times in the training split share one id, 0, with values never seen there; the others are
-the cross's vocabulary, ids ``1..len(vocabulary)``. So a rare combination (a user and a
-genre set met twice) does not get a weight of its own to overfit, and the tables of a model
-are as large as the vocabulary, not as the hash space.
+A cross is a tuple of atoms of different fields (``age*class``); its value for a row (for
+each element, with a token_seq atom) is a hash of its atoms' values in ``1..buckets``. Hashed
+values seen fewer than ``min_count`` times in the training split share one id, 0, with values
+never seen there (in a token sequence, 0 is padding: such elements are dropped); the others
+are the cross's vocabulary, ids ``1..len(vocabulary)``. So a rare combination does not get a
+weight of its own to overfit, and a model's tables are as large as the vocabulary, not as
+the hash space.
 """
 
 import dataclasses
@@ -52,14 +57,6 @@ def token_code(token):
     return int.from_bytes(digest, "little") % MODULUS
 
 
-def set_codes(element_codes):
-    """The code of each row's set of elements: (rows, length) codes, 0 for padding."""
-    ordered = element_codes.sort(dim=1).values
-    repeated = torch.zeros_like(ordered, dtype=torch.bool)
-    repeated[:, 1:] = ordered[:, 1:] == ordered[:, :-1]
-    return ordered.masked_fill(repeated, 0).sum(dim=1) % MODULUS
-
-
 def joined(dataset):
     """Every interaction of ``dataset`` with its user and item features."""
     return dataset.join(Interaction(dict(dataset.inter_feat.interaction)))
@@ -75,9 +72,9 @@ def vocabulary_ids(hashed, vocabulary):
 
 
 def frequent(hashed, min_count):
-    """The sorted hashed values that occur at least ``min_count`` times."""
+    """The sorted hashed values that occur at least ``min_count`` times (0, padding, never)."""
     values, counts = torch.unique(hashed, return_counts=True)
-    return values[counts >= min_count]
+    return values[(counts >= min_count) & (values > 0)]
 
 
 def cross_name(cross):
@@ -137,9 +134,13 @@ class FeatureProducer:
     def field_of(self, atom):
         return self.atoms[atom]["field"]
 
+    def is_sequence(self, atoms):
+        """Whether a cross of ``atoms`` is a token sequence (has a token_seq atom)."""
+        return any(self.atoms[atom]["type"] == "token_seq" for atom in atoms)
+
     def atom_codes(self, values, atoms=None):
-        """Codes of ``atoms`` (default: all) from ``values``: field -> per-row codes
-        (token, token_seq) or floats."""
+        """Codes of ``atoms`` (default: all) from ``values``: field -> codes of each row's
+        token (rows,) or tokens (rows, length; 0 for padding), or floats."""
         codes = {}
         for atom in self.atoms if atoms is None else atoms:
             spec = self.atoms[atom]
@@ -151,11 +152,16 @@ class FeatureProducer:
         return codes
 
     def hashed(self, codes, cross):
-        """Hashed values (1..buckets) of ``cross`` from its atoms' codes."""
-        hashed = torch.zeros_like(codes[cross[0]])
-        for atom in cross:
-            hashed = (hashed * MULTIPLIER + codes[atom] + 1) % MODULUS
-        return hashed % self.buckets + 1
+        """Hashed values (1..buckets) of ``cross`` from its atoms' codes: (rows,), or
+        (rows, length) with 0 at the padding of a token sequence."""
+        parts = [codes[atom] for atom in cross]
+        sequence = next((p for p in parts if p.dim() == 2), None)
+        hashed = torch.zeros((), dtype=torch.long, device=parts[0].device)
+        for part in parts:
+            part = part.unsqueeze(1) if sequence is not None and part.dim() == 1 else part
+            hashed = (hashed * MULTIPLIER + part + 1) % MODULUS
+        hashed = hashed % self.buckets + 1
+        return hashed if sequence is None else hashed.masked_fill(sequence == 0, 0)
 
     def ids(self, codes, i):
         """Token ids of the ``i``-th cross: positions in its vocabulary from 1, else 0."""
@@ -163,7 +169,8 @@ class FeatureProducer:
 
     def transform(self, frame):
         """The crosses of a DataFrame of raw values (token fields as tokens, token_seq fields
-        as ``separator``-joined strings, float fields as numbers), one column each."""
+        as ``separator``-joined strings, float fields as numbers), one column each: token ids,
+        or lists of them (a token sequence, padding dropped)."""
         values = {}
         for spec in self.atoms.values():
             field, kind = spec["field"], spec["type"]
@@ -175,15 +182,20 @@ class FeatureProducer:
                 continue
             codes, uniques = pd.factorize(column.astype(str))
             if kind == "token":
-                unique_codes = [token_code(u) for u in uniques]
+                unique_codes = np.array([token_code(u) for u in uniques], dtype=np.int64)
             else:
-                unique_codes = [
-                    sum(token_code(t) for t in set(u.split(self.separator)) if t) % MODULUS
-                    for u in uniques
-                ]
-            values[field] = torch.as_tensor(np.asarray(unique_codes, dtype=np.int64)[codes])
+                elements = [[token_code(t) for t in u.split(self.separator) if t] for u in uniques]
+                unique_codes = np.zeros(
+                    (len(uniques), max(map(len, elements), default=1)), np.int64
+                )
+                for row, element_codes in zip(unique_codes, elements):
+                    row[: len(element_codes)] = element_codes
+            values[field] = torch.as_tensor(unique_codes[codes])
         codes = self.atom_codes(values)
-        columns = {name: self.ids(codes, i).numpy() for i, name in enumerate(self.cross_names)}
+        columns = {}
+        for i, name in enumerate(self.cross_names):
+            ids = self.ids(codes, i).numpy()
+            columns[name] = [[t for t in row if t] for row in ids] if ids.ndim == 2 else ids
         return pd.DataFrame(columns, index=frame.index)
 
     def save(self, path):
@@ -219,15 +231,12 @@ class FeatureCrosser(nn.Module):
                 self.register_buffer(f"codes_{field}", table, persistent=False)
 
     def values(self, interaction):
-        """field -> per-row codes (token, token_seq as sets) or floats."""
+        """field -> codes of each row's token(s), or floats."""
         values = {}
         for field, kind in self.fields.items():
             value = interaction[field]
-            if kind == "float":
-                values[field] = value.double()
-                continue
-            codes = getattr(self, f"codes_{field}")[value]
-            values[field] = set_codes(codes) if kind == "token_seq" else codes
+            is_float = kind == "float"
+            values[field] = value.double() if is_float else getattr(self, f"codes_{field}")[value]
         return values
 
     def atom_codes(self, interaction):

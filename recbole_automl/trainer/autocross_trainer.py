@@ -80,12 +80,19 @@ def auc(logits, labels):
     return (ranks[..., positive].sum(-1) - pos * (pos + 1) / 2) / (pos * neg)
 
 
+def field_logits(weights, ids):
+    """Each field's weights (k, V) summed over its ids (k, n, length); id 0 (padding, or a
+    rare value) has no weight. (k, n)."""
+    terms = weights.gather(1, ids.flatten(1)).view(ids.shape)
+    return (terms * (ids > 0)).sum(-1)
+
+
 def logits_of(weights, ids, offset, rows=None, joint=False):
-    """Logits of k fields' weights (k, V) at their ids (k, n) plus a per-row offset: one
-    logistic regression summing the fields (``joint``), else k of their own, (k, n)."""
+    """Logits of k fields' weights (k, V) at their ids (k, n, length) plus a per-row offset:
+    one logistic regression summing the fields (``joint``), else k of their own, (k, n)."""
     if rows is not None:
         ids, offset = ids[:, rows], offset[rows]
-    terms = weights.gather(1, ids)
+    terms = field_logits(weights, ids)
     return offset + (terms.sum(0) if joint else terms)
 
 
@@ -103,11 +110,6 @@ def descend(weights, optimizer, split, rows, batch_size, joint=False, fields=Non
         optimizer.step()
 
 
-def state_logits(weights, ids):
-    """The summed logits of frozen crosses: one weight vector and one row of ids each."""
-    return sum(w[i] for w, i in zip(weights, ids))
-
-
 class Split:
     """One split's atom codes, labels, the ids of the fields being trained and the frozen
     LR's logit of each row (``offset``)."""
@@ -118,11 +120,17 @@ class Split:
             self.codes = crosser.atom_codes(interaction)
         self.labels = interaction[label_field].float()
         self.offset = torch.zeros_like(self.labels)
+        self.length = max(c.shape[1] if c.dim() == 2 else 1 for c in self.codes.values())
         self.ids = None
 
     def cross_ids(self, producer, crosses, vocabularies):
-        hashed = [producer.hashed(self.codes, cross) for cross in crosses]
-        return torch.stack([vocabulary_ids(h, v) for h, v in zip(hashed, vocabularies)])
+        """Ids of ``crosses`` (k, rows, length): one per row, or a token sequence's, padded."""
+        ids = torch.zeros(len(crosses), len(self.labels), self.length, dtype=torch.long)
+        for i, (cross, vocabulary) in enumerate(zip(crosses, vocabularies)):
+            row_ids = vocabulary_ids(producer.hashed(self.codes, cross), vocabulary)
+            row_ids = row_ids.unsqueeze(1) if row_ids.dim() == 1 else row_ids
+            ids[i, :, : row_ids.shape[1]] = row_ids
+        return ids
 
 
 class CrossSearch:
@@ -138,8 +146,7 @@ class CrossSearch:
     def __init__(self, config, producer, train, valid, folder, logger):
         self.config, self.producer, self.train, self.valid = config, producer, train, valid
         self.folder, self.logger = folder, logger
-        self.state = SearchState(folder)
-        self.size = producer.buckets + 1
+        self.state = SearchState(folder) if folder else None
         self.generator = torch.Generator()
 
     def run(self, show_progress=False):
@@ -183,7 +190,7 @@ class CrossSearch:
         """The LR on every atom, trained while its validation AUC rises."""
         start = time.monotonic()
         self._encode_atoms()
-        weights = torch.zeros(len(self.producer.atoms) + 1, self.size, requires_grad=True)
+        weights = torch.zeros(len(self.producer.atoms) + 1, self._width(), requires_grad=True)
         optimizer = torch.optim.Adagrad([weights], lr=self.config["autocross_learning_rate"])
         self.generator.manual_seed(self.config["seed"])
         best, best_weights = -1.0, weights.detach().clone()
@@ -202,20 +209,40 @@ class CrossSearch:
         self._record(trials, state, point, best, {"auc": best}, start, budget, progress)
         return state
 
+    @classmethod
+    def on(cls, config, train_dataset, valid_dataset, folder, logger):
+        """The search over the atoms of ``train_dataset``, scored on ``valid_dataset``."""
+        label = config["LABEL_FIELD"]
+        producer = FeatureProducer.fit(
+            train_dataset, config["autocross_bins"], config["autocross_buckets"], label
+        )
+        crosser = FeatureCrosser(producer, train_dataset)
+        train, valid = (Split(crosser, d, label) for d in (train_dataset, valid_dataset))
+        return cls(config, producer, train, valid, folder, logger)
+
+    def vocabularies(self, crosses):
+        """The hashed values of each cross seen ``autocross_min_count`` times in training."""
+        min_count = self.config["autocross_min_count"]
+        return [frequent(self.producer.hashed(self.train.codes, c), min_count) for c in crosses]
+
     def _encode(self, crosses):
-        """Vocabularies of ``crosses`` (their values frequent in the training split); set
-        both splits' ids to them."""
-        hashed = [self.producer.hashed(self.train.codes, cross) for cross in crosses]
-        vocabularies = [frequent(h, self.config["autocross_min_count"]) for h in hashed]
+        """Vocabularies of ``crosses``; set both splits' ids to them."""
+        vocabularies = self.vocabularies(crosses)
         for split in (self.train, self.valid):
             split.ids = split.cross_ids(self.producer, crosses, vocabularies)
         return vocabularies
 
+    def _width(self):
+        """Weights per field: ids go up to the largest vocabulary of the encoded fields."""
+        return int(max(self.train.ids.max(), self.valid.ids.max())) + 1
+
     def _encode_atoms(self):
-        """Set both splits' ids to the atoms' and a last row of zeros, for the bias."""
+        """Set both splits' ids to the atoms' and a last field with id 1 in every row: the
+        bias."""
         self._encode([[atom] for atom in self.producer.atoms])
         for split in (self.train, self.valid):
-            bias = torch.zeros(1, len(split.labels), dtype=torch.long)
+            bias = torch.zeros(1, len(split.labels), split.length, dtype=torch.long)
+            bias[..., 0] = 1
             split.ids = torch.cat([split.ids, bias])
 
     def _replay(self, state):
@@ -226,21 +253,24 @@ class CrossSearch:
                                      joint=True)  # fmt: skip
             if state["crosses"]:
                 ids = split.cross_ids(self.producer, state["crosses"], state["vocabularies"])
-                split.offset = split.offset + state_logits(state["weights"], ids)
+                split.offset = split.offset + field_logits(torch.stack(state["weights"]), ids).sum(
+                    0
+                )
 
     def candidates(self, selected):
         """Second-order crosses of atoms of different fields, and each selected cross
-        extended by an atom of a field it lacks, up to the maximum order; none selected."""
-        atoms = list(self.producer.atoms)
+        extended by an atom of a field it lacks, up to the maximum order (at most one
+        token_seq atom in a cross); none selected."""
+        producer, atoms = self.producer, list(self.producer.atoms)
         order = {atom: i for i, atom in enumerate(atoms)}
-        fields = self.producer.field_of
         bases = [()] + [tuple(c) for c in selected if len(c) < self.config["autocross_max_order"]]
         pool = set()
         for base in bases:
             for first in [base] if base else [(a,) for a in atoms]:
-                used = {fields(a) for a in first}
+                used = {producer.field_of(a) for a in first}
                 for atom in atoms:
-                    if fields(atom) not in used:
+                    both_sequences = producer.is_sequence(first) and producer.is_sequence([atom])
+                    if producer.field_of(atom) not in used and not both_sequences:
                         pool.add(tuple(sorted(first + (atom,), key=order.get)))
         return sorted(pool - {tuple(c) for c in selected}, key=lambda c: [order[a] for a in c])
 
@@ -261,7 +291,7 @@ class CrossSearch:
             }  # fmt: skip
             for split in (self.train, self.valid):
                 ids = split.cross_ids(self.producer, [cross], [vocabulary])
-                split.offset = split.offset + state_logits([weights], ids)
+                split.offset = split.offset + field_logits(weights[None], ids)[0]
         else:
             state = {**state, "done": True}
         point = {"cross": cross_name(cross), "accepted": accepted}
@@ -276,7 +306,7 @@ class CrossSearch:
         rounds = max(1, math.ceil(math.log2(len(candidates))))
         rows = torch.randperm(len(self.train.labels), generator=self.generator)
         blocks = rows.tensor_split(2**rounds - 1)
-        weights = torch.zeros(len(candidates), self.size, requires_grad=True)
+        weights = torch.zeros(len(candidates), self._width(), requires_grad=True)
         optimizer = torch.optim.Adagrad([weights], lr=self.config["autocross_learning_rate"])
         alive, used = torch.arange(len(candidates)), 0
         for r in range(rounds):
@@ -292,6 +322,17 @@ class CrossSearch:
             alive = alive[order[: math.ceil(len(alive) / 2)]]
         winner = int(alive[0])
         return winner, best, weights[winner].detach().clone(), vocabularies[winner], rounds
+
+
+def every_pair(config, train_dataset, valid_dataset):
+    """The brute-force baseline: a producer with every second-order cross the search would
+    start from, with the search's vocabularies; nothing is searched."""
+    search = CrossSearch.on(config, train_dataset, valid_dataset, None, None)
+    crosses = search.candidates([])
+    producer = search.producer
+    for cross, vocabulary in zip(crosses, search.vocabularies(crosses)):
+        producer = producer.with_cross(cross, vocabulary)
+    return producer
 
 
 class AutoCrossTrainer(Trainer):
@@ -342,13 +383,7 @@ class AutoCrossTrainer(Trainer):
         the producer and the search folder (``producer.json``, ``best.yaml``, journal)."""
         config, folder = self.config, self.search_dir
         self.logger.info(set_color("AutoCross search", "green") + f": in {folder}")
-        label = config["LABEL_FIELD"]
-        producer = FeatureProducer.fit(
-            train_dataset, config["autocross_bins"], config["autocross_buckets"], label
-        )
-        crosser = FeatureCrosser(producer, train_dataset)
-        train, valid = (Split(crosser, d, label) for d in (train_dataset, valid_dataset))
-        search = CrossSearch(config, producer, train, valid, folder, self.logger)
+        search = CrossSearch.on(config, train_dataset, valid_dataset, folder, self.logger)
         producer, trials = search.run(show_progress)
         path = os.path.join(folder, "producer.json")
         producer.save(path)

@@ -22,14 +22,14 @@ from recbole_automl.model.abstract_recommender import ContextWrapper
 from recbole_automl.model.feature_cross import FeatureCrosser, FeatureProducer
 
 
-def with_token_fields(dataset, sizes):
-    """A shallow copy of ``dataset`` that also declares the token fields of ``sizes`` (name
-    -> number of ids), which is what a RecBole model reads of a dataset to build its tables."""
+def with_token_fields(dataset, fields):
+    """A shallow copy of ``dataset`` that also declares ``fields`` (name -> (token type,
+    number of ids, length)): what a RecBole model reads of a dataset to build its tables."""
     view = copy.copy(dataset)
-    view.field2type = {**dataset.field2type, **{n: FeatureType.TOKEN for n in sizes}}
-    view.field2source = {**dataset.field2source, **{n: FeatureSource.INTERACTION for n in sizes}}
-    view.field2seqlen = {**dataset.field2seqlen, **{n: 1 for n in sizes}}
-    view.field2id_token = {**dataset.field2id_token, **{n: range(k) for n, k in sizes.items()}}
+    view.field2type = {**dataset.field2type, **{n: f[0] for n, f in fields.items()}}
+    view.field2source = {**dataset.field2source, **{n: FeatureSource.INTERACTION for n in fields}}
+    view.field2id_token = {**dataset.field2id_token, **{n: range(f[1]) for n, f in fields.items()}}
+    view.field2seqlen = {**dataset.field2seqlen, **{n: f[2] for n, f in fields.items()}}
     return view
 
 
@@ -46,8 +46,14 @@ class AutoCross(ContextWrapper):
             producer = FeatureProducer.load(config["autocross_producer"])
         if producer is None:
             producer = FeatureProducer({}, [], [], config["autocross_buckets"])
-        sizes = {n: len(v) + 1 for n, v in zip(producer.cross_names, producer.vocabularies)}
-        super().__init__(config, dataset, with_token_fields(dataset, sizes))
+        fields = {}
+        for cross, name, vocabulary in zip(producer.crosses, producer.cross_names,
+                                           producer.vocabularies):  # fmt: skip
+            sequence = [producer.field_of(a) for a in cross if producer.is_sequence([a])]
+            kind = FeatureType.TOKEN_SEQ if sequence else FeatureType.TOKEN
+            length = dataset.field2seqlen[sequence[0]] if sequence else 1
+            fields[name] = (kind, len(vocabulary) + 1, length)
+        super().__init__(config, dataset, with_token_fields(dataset, fields))
         self.crosser = FeatureCrosser(producer, dataset)
 
     @property
