@@ -189,7 +189,7 @@ def test_importing_the_plugin_does_not_import_ray():
     assert proc.stdout.strip() == "False", proc.stderr
 
 
-@pytest.mark.parametrize("name", ["example", "sif", "lambdaopt", "pep"])
+@pytest.mark.parametrize("name", ["example", "sif", "lambdaopt", "pep", "autocross"])
 def test_example_config_files_are_valid(name):
     config = Config(
         config_file_list=[os.path.join(ROOT, "configs", f"{name}.yaml")], read_cmd_line=False
