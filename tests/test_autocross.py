@@ -204,3 +204,13 @@ def test_any_context_model_trains_on_the_crosses(base):
     result = _run(base_model=base)
     assert set(result["test_result"]) == {"auc", "logloss"}
     assert len(result["search"]["crosses"]) == 2
+
+
+def test_time_budget_ends_the_search_and_a_rerun_with_more_time_extends_it(isolated_run):
+    spent = _run(search_time=0)
+    assert spent["search"]["crosses"] == []  # only the regression on the atoms
+    journal = Journal(os.path.join(spent["search"]["folder"], "journal.jsonl"))
+    assert [t.point["cross"] for t in journal.load()] == [None]
+    extended = _run()
+    assert extended["search"]["folder"] == spent["search"]["folder"]
+    assert len(journal.load()) == 3 and len(extended["search"]["crosses"]) == 2

@@ -149,6 +149,17 @@ class CrossSearch:
         self.state = SearchState(folder) if folder else None
         self.generator = torch.Generator()
 
+    @classmethod
+    def on(cls, config, train_dataset, valid_dataset, folder, logger):
+        """The search over the atoms of ``train_dataset``, scored on ``valid_dataset``."""
+        label = config["LABEL_FIELD"]
+        producer = FeatureProducer.fit(
+            train_dataset, config["autocross_bins"], config["autocross_buckets"], label
+        )
+        crosser = FeatureCrosser(producer, train_dataset)
+        train, valid = (Split(crosser, d, label) for d in (train_dataset, valid_dataset))
+        return cls(config, producer, train, valid, folder, logger)
+
     def run(self, show_progress=False):
         """Search until the gain, the order, the crosses or the seconds run out; return the
         producer with the crosses found and the trials."""
@@ -209,17 +220,6 @@ class CrossSearch:
         self._record(trials, state, point, best, {"auc": best}, start, budget, progress)
         return state
 
-    @classmethod
-    def on(cls, config, train_dataset, valid_dataset, folder, logger):
-        """The search over the atoms of ``train_dataset``, scored on ``valid_dataset``."""
-        label = config["LABEL_FIELD"]
-        producer = FeatureProducer.fit(
-            train_dataset, config["autocross_bins"], config["autocross_buckets"], label
-        )
-        crosser = FeatureCrosser(producer, train_dataset)
-        train, valid = (Split(crosser, d, label) for d in (train_dataset, valid_dataset))
-        return cls(config, producer, train, valid, folder, logger)
-
     def vocabularies(self, crosses):
         """The hashed values of each cross seen ``autocross_min_count`` times in training."""
         min_count = self.config["autocross_min_count"]
@@ -249,13 +249,16 @@ class CrossSearch:
         """Set every split's offset to the logits of the frozen LR of ``state``."""
         self._encode_atoms()
         for split in (self.train, self.valid):
-            split.offset = logits_of(state["base"], split.ids, torch.zeros_like(split.labels),
-                                     joint=True)  # fmt: skip
-            if state["crosses"]:
-                ids = split.cross_ids(self.producer, state["crosses"], state["vocabularies"])
-                split.offset = split.offset + field_logits(torch.stack(state["weights"]), ids).sum(
-                    0
-                )
+            zeros = torch.zeros_like(split.labels)
+            split.offset = logits_of(state["base"], split.ids, zeros, joint=True)
+        if state["crosses"]:
+            self._freeze(state["crosses"], state["vocabularies"], state["weights"])
+
+    def _freeze(self, crosses, vocabularies, weights):
+        """Add the logits of crosses with frozen ``weights`` to both splits' offsets."""
+        for split in (self.train, self.valid):
+            ids = split.cross_ids(self.producer, crosses, vocabularies)
+            split.offset = split.offset + field_logits(torch.stack(weights), ids).sum(0)
 
     def candidates(self, selected):
         """Second-order crosses of atoms of different fields, and each selected cross
@@ -289,9 +292,7 @@ class CrossSearch:
                 "vocabularies": state["vocabularies"] + [vocabulary],
                 "weights": state["weights"] + [weights], "auc": score,
             }  # fmt: skip
-            for split in (self.train, self.valid):
-                ids = split.cross_ids(self.producer, [cross], [vocabulary])
-                split.offset = split.offset + field_logits(weights[None], ids)[0]
+            self._freeze([cross], [vocabulary], [weights])
         else:
             state = {**state, "done": True}
         point = {"cross": cross_name(cross), "accepted": accepted}
