@@ -83,7 +83,8 @@ def cross_name(cross):
 
 @dataclasses.dataclass
 class FeatureProducer:
-    """The atoms of a dataset, the crosses found so far, and the hash vocabulary's size.
+    """The atoms of a dataset, the crosses found so far with their vocabularies, and the
+    size of the hash space.
 
     Attributes:
         atoms (dict): atom name -> ``{"field", "type", "boundaries"}`` (boundaries of the
@@ -202,7 +203,7 @@ class FeatureProducer:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         partial = path + ".partial"
         with open(partial, "w") as f:
-            json.dump(dataclasses.asdict(self), f, indent=1)
+            json.dump(dataclasses.asdict(self), f)
         os.replace(partial, path)
 
     @classmethod
@@ -216,6 +217,7 @@ class FeatureCrosser(nn.Module):
 
     Each token-like field of an atom gets a table from RecBole's remapped ids to the codes
     of their raw tokens (padding: 0); the tables are rebuilt from the dataset, not saved.
+    The vocabularies are buffers too, so they follow the model to its device.
     """
 
     def __init__(self, producer, dataset):
@@ -229,6 +231,9 @@ class FeatureCrosser(nn.Module):
                 tokens = dataset.field2id_token[field]
                 table = torch.tensor([0] + [token_code(t) for t in tokens[1:]])
                 self.register_buffer(f"codes_{field}", table, persistent=False)
+        for i, vocabulary in enumerate(producer.vocabularies):
+            vocabulary = torch.tensor(vocabulary, dtype=torch.long)
+            self.register_buffer(f"vocabulary_{i}", vocabulary, persistent=False)
 
     def values(self, interaction):
         """field -> codes of each row's token(s), or floats."""
@@ -244,6 +249,8 @@ class FeatureCrosser(nn.Module):
 
     def forward(self, interaction):
         """cross name -> token ids of each row of ``interaction``."""
-        codes = self.atom_codes(interaction)
-        names = self.producer.cross_names
-        return {name: self.producer.ids(codes, i) for i, name in enumerate(names)}
+        codes, producer = self.atom_codes(interaction), self.producer
+        return {
+            name: vocabulary_ids(producer.hashed(codes, cross), getattr(self, f"vocabulary_{i}"))
+            for i, (name, cross) in enumerate(zip(producer.cross_names, producer.crosses))
+        }
