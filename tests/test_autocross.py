@@ -192,6 +192,8 @@ def test_saved_producer_reapplied_to_raw_data_gives_the_models_crosses(isolated_
         ({"base_model": "BPR"}, "'base_model'"),
         ({"autocross_max_order": 1}, "'autocross_max_order'"),
         ({"autocross_max_crosses": 0}, "'autocross_max_crosses'"),
+        ({"autocross_bins": [1, 10]}, "'autocross_bins'"),
+        ({"autocross_producer": "missing.json"}, "'autocross_producer'"),
     ],
 )
 def test_bad_keys_are_named(overrides, key):

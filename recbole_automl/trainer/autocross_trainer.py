@@ -77,6 +77,8 @@ def auc(logits, labels):
     positive = labels.cpu().bool()
     pos = int(positive.sum())
     neg = len(positive) - pos
+    if pos == 0 or neg == 0:
+        raise ValueError("AUC needs positive and negative labels in the validation split")
     return (ranks[..., positive].sum(-1) - pos * (pos + 1) / 2) / (pos * neg)
 
 
@@ -351,6 +353,12 @@ class AutoCrossTrainer(Trainer):
                 raise ConfigError(
                     f"Config key '{key}' must be an int >= {least}, got {config[key]!r}."
                 )
+        bins = config["autocross_bins"]
+        if not isinstance(bins, list) or not all(isinstance(b, int) and b >= 2 for b in bins):
+            raise ConfigError(
+                f"Config key 'autocross_bins' must be a list of ints >= 2 (bin counts of the "
+                f"float fields, e.g. [5, 10, 20]), got {bins!r}."
+            )
         self.search_summary = None
 
     @property

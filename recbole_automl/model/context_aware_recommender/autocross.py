@@ -15,11 +15,13 @@ validation, test and new data of the same schema are crossed the same way.
 """
 
 import copy
+import os
 
 from recbole.utils import FeatureSource, FeatureType
 
 from recbole_automl.model.abstract_recommender import ContextWrapper
 from recbole_automl.model.feature_cross import FeatureCrosser, FeatureProducer
+from recbole_automl.utils import ConfigError
 
 
 def with_token_fields(dataset, fields):
@@ -42,8 +44,14 @@ class AutoCross(ContextWrapper):
     """
 
     def __init__(self, config, dataset, producer=None):
-        if producer is None and config["autocross_producer"]:
-            producer = FeatureProducer.load(config["autocross_producer"])
+        path = config["autocross_producer"]
+        if producer is None and path:
+            if not os.path.isfile(path):
+                raise ConfigError(
+                    f"Config key 'autocross_producer' must name a producer.json saved by an "
+                    f"AutoCross search, or be ~ to search; no file at {path!r}."
+                )
+            producer = FeatureProducer.load(path)
         if producer is None:
             producer = FeatureProducer({}, [], [], config["autocross_buckets"])
         fields = {}
