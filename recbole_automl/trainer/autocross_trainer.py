@@ -4,14 +4,16 @@ then trains the base model on the data plus the crosses.
 The search, in the tutorial's terms:
 
 - space: crosses of the atoms of :mod:`recbole_automl.model.feature_cross` (token fields,
-  token sets, floats discretized at several granularities), of order 2 up to
-  ``autocross_max_order``, hashed to ``autocross_buckets`` ids;
+  token_seq fields by element, floats discretized at several granularities), of order 2 up
+  to ``autocross_max_order``, each with the vocabulary of its values seen
+  ``autocross_min_count`` times in the training split;
 - objective: the validation AUC of a field-wise logistic regression;
 - training objective: the logistic loss on the training split;
 - budget: ``autocross_max_crosses`` crosses, ``search_time`` seconds.
 
-Loop (beam search). The field-wise LR starts as a logistic regression on every atom, trained
-on the training split until its validation AUC stops rising. Each step then:
+Loop (beam search). The field-wise LR starts as a logistic regression on every atom (a token
+sequence's weights summed, as RecBole's LR sums them), trained on the training split until
+its validation AUC stops rising. Each step then:
 
 1. candidates: every second-order cross of atoms of different fields, and every selected
    cross extended by one atom of a field it lacks (up to the maximum order), less the
