@@ -61,13 +61,16 @@ def test_atoms_are_every_feature_field_with_floats_at_each_granularity():
     assert producer.atoms["class"]["type"] == "token_seq"
 
 
-def _candidates(crosses, max_order):
-    search = CrossSearch.__new__(CrossSearch)
-    search.config = {"autocross_max_order": max_order}
-    atoms = {"a": "a", "b": "b", "t@2": "t", "t@4": "t"}
-    search.producer = FeatureProducer(
-        {n: {"field": f, "type": "token", "boundaries": None} for n, f in atoms.items()}, [], [], 8
-    )
+def _candidates(crosses, max_order, atoms=None):
+    """Candidates over atoms name -> (field, type)."""
+    atoms = atoms or {"a": ("a", "token"), "b": ("b", "token"), "t@2": ("t", "float"),
+                      "t@4": ("t", "float")}  # fmt: skip
+    search = CrossSearch(
+        {"autocross_max_order": max_order},
+        FeatureProducer({n: {"field": f, "type": k, "boundaries": None}
+                         for n, (f, k) in atoms.items()}, [], [], 8),  # fmt: skip
+        None, None, None, None,
+    )  # fmt: skip
     return search.candidates(crosses)
 
 
@@ -78,6 +81,9 @@ def test_candidates_are_pairs_of_fields_then_the_selected_extended_by_one_field(
     assert ("a", "b", "t@2") in grown and ("a", "t@2") not in grown
     assert len(grown) == 5  # 4 pairs left + one extension
     assert _candidates([["a", "t@2"]], 2) == [p for p in pairs if p != ("a", "t@2")]
+    sequences = {"a": ("a", "token"), "g": ("g", "token_seq"), "h": ("h", "token_seq")}
+    assert _candidates([], 3, sequences) == [("a", "g"), ("a", "h")]  # one token_seq at most
+    assert _candidates([["a", "g"]], 3, sequences) == [("a", "h")]
 
 
 def _planted_dataset(folder, rows=3000, seed=0):
