@@ -154,6 +154,9 @@ def test_rerun_resumes_and_a_larger_budget_extends_the_search(isolated_run):
     assert extended["search"]["folder"] == first["search"]["folder"]
     assert extended["search"]["crosses"][:1] == first["search"]["crosses"]
     assert journal.load()[:2] == trials and len(journal.load()) == 3
+    again = _run(autocross_max_crosses=3)  # replays two frozen crosses, then searches on
+    assert again["search"]["crosses"][:2] == extended["search"]["crosses"]
+    assert len(journal.load()) == 4
 
 
 def _raw_frame(dataset):
@@ -222,3 +225,16 @@ def test_time_budget_ends_the_search_and_a_rerun_with_more_time_extends_it(isola
     extended = _run()
     assert extended["search"]["folder"] == spent["search"]["folder"]
     assert len(journal.load()) == 3 and len(extended["search"]["crosses"]) == 2
+
+
+def test_frozen_crosses_of_different_vocabulary_sizes_add_their_weights():
+    config, (train, valid, _) = _data(tiny_config(**SEARCH))
+    search = CrossSearch.on(config, train._dataset, valid._dataset, None, None)
+    crosses = [["user_id", "gender"], ["item_id", "class"]]
+    vocabularies = search.vocabularies(crosses)
+    weights = [torch.randn(len(v) + 1) for v in vocabularies]
+    assert len(weights[0]) != len(weights[1])
+    search._freeze(crosses, vocabularies, weights)
+    ids = search.valid.cross_ids(search.producer, crosses, vocabularies)
+    expected = sum(((w[i] * (i > 0)).sum(-1) for w, i in zip(weights, ids)))
+    assert torch.allclose(search.valid.offset, expected)

@@ -262,7 +262,8 @@ class CrossSearch:
         """Add the logits of crosses with frozen ``weights`` to both splits' offsets."""
         for split in (self.train, self.valid):
             ids = split.cross_ids(self.producer, crosses, vocabularies)
-            split.offset = split.offset + field_logits(torch.stack(weights), ids).sum(0)
+            for i, w in enumerate(weights):  # each its own width: its vocabulary's
+                split.offset = split.offset + field_logits(w[None], ids[i : i + 1])[0]
 
     def candidates(self, selected):
         """Second-order crosses of atoms of different fields, and each selected cross
