@@ -345,8 +345,8 @@ class AutoCrossTrainer(Trainer):
     """RecBole ``Trainer`` for :class:`AutoCross`: search the crosses (unless
     ``autocross_producer`` names them), then train the base model on the crossed data.
 
-    After ``fit``, ``search_summary`` holds the crosses, the search's validation AUC and the
-    seconds of the search and of the training.
+    After ``fit``, ``search_summary`` holds the crosses, the search folder (``None`` when
+    ``autocross_producer`` was given) and the seconds of the search and of the training.
     """
 
     def __init__(self, config, model):
