@@ -140,12 +140,11 @@ class FeatureProducer:
         """Whether a cross of ``atoms`` is a token sequence (has a token_seq atom)."""
         return any(self.atoms[atom]["type"] == "token_seq" for atom in atoms)
 
-    def atom_codes(self, values, atoms=None):
-        """Codes of ``atoms`` (default: all) from ``values``: field -> codes of each row's
-        token (rows,) or tokens (rows, length; 0 for padding), or floats."""
+    def atom_codes(self, values):
+        """Codes of every atom from ``values``: field -> codes of each row's token (rows,) or
+        tokens (rows, length; 0 for padding), or floats."""
         codes = {}
-        for atom in self.atoms if atoms is None else atoms:
-            spec = self.atoms[atom]
+        for atom, spec in self.atoms.items():
             value = values[spec["field"]]
             if spec["type"] == "float":
                 boundaries = torch.tensor(spec["boundaries"], dtype=value.dtype)
