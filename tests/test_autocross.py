@@ -203,6 +203,7 @@ def test_saved_producer_reapplied_to_raw_data_gives_the_models_crosses(isolated_
         ({"autocross_max_crosses": 0}, "'autocross_max_crosses'"),
         ({"autocross_bins": [1, 10]}, "'autocross_bins'"),
         ({"autocross_producer": "missing.json"}, "'autocross_producer'"),
+        ({"autocross_placement": "wide"}, "'autocross_placement'"),
     ],
 )
 def test_bad_keys_are_named(overrides, key):
@@ -211,10 +212,27 @@ def test_bad_keys_are_named(overrides, key):
 
 
 @pytest.mark.parametrize("base", ["FM", "DeepFM"])
-def test_any_context_model_trains_on_the_crosses(base):
-    result = _run(base_model=base)
+@pytest.mark.parametrize("placement", ["all", "linear"])
+def test_any_context_model_trains_on_the_crosses(base, placement):
+    result = _run(base_model=base, autocross_placement=placement)
     assert set(result["test_result"]) == {"auc", "logloss"}
     assert len(result["search"]["crosses"]) == 2
+
+
+def test_linear_placement_gives_the_crosses_to_the_first_order_part_only():
+    config, (train, _, _) = _data(tiny_config(**SEARCH, base_model="DeepFM"))
+    producer = CrossSearch.on(config, train._dataset, train._dataset, None, None).producer
+    producer = producer.with_cross(["user_id", "gender"], [1, 2, 3])
+    config["autocross_placement"] = "linear"
+    linear = AutoCross(config, train._dataset, producer)
+    config["autocross_placement"] = "all"
+    everywhere = AutoCross(config, train._dataset, producer)
+    assert "user_id*gender" in linear.base.first_order_linear.token_field_names
+    assert "user_id*gender" not in linear.base.token_field_names
+    assert "user_id*gender" in everywhere.base.token_field_names
+    config["autocross_placement"], config["base_model"] = "linear", "DCN"  # no linear part
+    with pytest.raises(ConfigError, match="'autocross_placement'"):
+        AutoCross(config, train._dataset, producer)
 
 
 def test_time_budget_ends_the_search_and_a_rerun_with_more_time_extends_it(isolated_run):

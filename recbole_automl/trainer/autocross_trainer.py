@@ -66,7 +66,7 @@ from recbole_automl.utils import ConfigError, reseed
 RUN_KEY_IGNORES = (
     "base_model", "autocross_max_crosses", "autocross_producer", "embedding_size", "epochs",
     "learning_rate", "weight_decay", "stopping_step", "train_batch_size", "eval_batch_size",
-    "mlp_hidden_size", "dropout_prob",
+    "mlp_hidden_size", "dropout_prob", "autocross_placement",
 )  # fmt: skip
 MAX_BASE_EPOCHS = 20
 MINIMA = {"autocross_max_order": 2, "autocross_max_crosses": 1, "autocross_buckets": 1,

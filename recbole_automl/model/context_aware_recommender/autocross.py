@@ -15,13 +15,20 @@ validation, test and new data of the same schema are crossed the same way.
 """
 
 import copy
+import inspect
 import os
 
+from recbole.model.abstract_recommender import ContextRecommender
+from recbole.model.layers import FMFirstOrderLinear
 from recbole.utils import FeatureSource, FeatureType
 
 from recbole_automl.model.abstract_recommender import ContextWrapper
 from recbole_automl.model.feature_cross import FeatureCrosser, FeatureProducer
-from recbole_automl.utils import ConfigError
+from recbole_automl.utils import ConfigError, get_model
+
+# Where the crosses go: every part of the base model (its embeddings too), or only its
+# first-order (linear) part, as Wide & Deep crosses features for its wide part only.
+PLACEMENTS = ("all", "linear")
 
 
 def with_token_fields(dataset, fields):
@@ -61,7 +68,27 @@ class AutoCross(ContextWrapper):
             kind = FeatureType.TOKEN_SEQ if sequence else FeatureType.TOKEN
             length = dataset.field2seqlen[sequence[0]] if sequence else 1
             fields[name] = (kind, len(vocabulary) + 1, length)
-        super().__init__(config, dataset, with_token_fields(dataset, fields))
+        crossed = with_token_fields(dataset, fields)
+        placement = config["autocross_placement"]
+        if placement not in PLACEMENTS:
+            raise ConfigError(
+                f"Config key 'autocross_placement' must be one of {list(PLACEMENTS)}, "
+                f"got {placement!r}."
+            )
+        if placement == "all":
+            super().__init__(config, dataset, crossed)
+        else:  # the crosses in the first-order part only, Wide & Deep's placement
+            base_class = get_model(config["base_model"])
+            linear = "self.first_order_linear(" in inspect.getsource(base_class)
+            if issubclass(base_class, ContextRecommender) and not linear:
+                raise ConfigError(
+                    f"Config key 'autocross_placement' is 'linear', but base_model "
+                    f"{config['base_model']!r} has no first-order part; use 'all'."
+                )
+            super().__init__(config, dataset)
+            self.base.first_order_linear = FMFirstOrderLinear(config, crossed)
+            if hasattr(self.base, "_init_weights"):
+                self.base.first_order_linear.apply(self.base._init_weights)
         self.crosser = FeatureCrosser(producer, dataset)
 
     @property
