@@ -26,9 +26,9 @@ from recbole_automl.model.abstract_recommender import ContextWrapper
 from recbole_automl.model.feature_cross import FeatureCrosser, FeatureProducer
 from recbole_automl.utils import ConfigError, get_model
 
-# Where the crosses go: every part of the base model (its embeddings too), or only its
-# first-order (linear) part, as Wide & Deep crosses features for its wide part only.
-PLACEMENTS = ("all", "linear")
+# Where the crosses go: only the base model's first-order (linear) part, as Wide & Deep
+# crosses features for its wide part only, or every part (its embeddings too).
+PLACEMENTS = ("linear", "all")
 
 
 def with_token_fields(dataset, fields):
