@@ -26,6 +26,13 @@ class Budget:
         """Count ``seconds`` spent in an earlier session."""
         self._credited += seconds
 
+    def replay(self, trials):
+        """Count ``trials`` finished in an earlier session, and their seconds."""
+        for trial in trials:
+            self.credit(trial.seconds)
+            self.count()
+        return self
+
     def count(self):
         self.trials += 1
 

@@ -11,8 +11,10 @@ from tqdm import tqdm
 class SearchProgress:
     """A progress bar of trials done, with the best score so far and the time left."""
 
-    def __init__(self, total=None, desc="search", disable=False):
-        self.bar = tqdm(total=total, desc=desc, unit="trial", disable=disable, leave=True)
+    def __init__(self, total=None, desc="search", disable=False, done=0):
+        self.bar = tqdm(
+            total=total, desc=desc, unit="trial", disable=disable, leave=True, initial=done
+        )
 
     def update(self, trial, best, budget):
         postfix = {"best": "-" if best is None else f"{best.value:.4f}"}

@@ -169,12 +169,10 @@ class CrossSearch:
         producer with the crosses found and the trials."""
         config = self.config
         state, trials = self.state.load()
-        budget = Budget(config["autocross_max_crosses"] + 1, config["search_time"])
-        for trial in trials:
-            budget.credit(trial.seconds)
-            budget.count()
-        progress = SearchProgress(budget.max_trials, "AutoCross search", not show_progress)
-        progress.bar.update(len(trials))
+        budget = Budget(config["autocross_max_crosses"] + 1, config["search_time"]).replay(trials)
+        progress = SearchProgress(
+            budget.max_trials, "AutoCross search", not show_progress, done=len(trials)
+        )
         try:
             if state is None:
                 state = self._base(trials, budget, progress)

@@ -55,7 +55,6 @@ class OneShotTrainer(Trainer):
         super().__init__(config, model)
         self.folder = folder
         self.state = SearchState(folder)
-        self.journal = self.state.journal
         self.saved_model_file = os.path.join(folder, "best_model.pth")
         self.last_valid_result = {}
         self.trials = []
@@ -82,12 +81,9 @@ class OneShotTrainer(Trainer):
         callback_fn=None,
     ):
         self.trials = trials = self._resume()
-        budget = Budget(max_seconds=self.config["search_time"])
-        for trial in trials:
-            budget.credit(trial.seconds)
-            budget.count()
-        progress = SearchProgress(self.epochs, f"{self.config['model']} search", not show_progress)
-        progress.bar.update(len(trials))
+        budget = Budget(max_seconds=self.config["search_time"]).replay(trials)
+        title = f"{self.config['model']} search"
+        progress = SearchProgress(self.epochs, title, not show_progress, done=len(trials))
         last = [time.monotonic()]
 
         def record(epoch_idx, score):
