@@ -27,12 +27,12 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
-from baselines import _machine  # noqa: E402
 from runner import (  # noqa: E402
     add_run_arguments,
     load_records,
     mean_std,
     run_jobs,
+    runs_note,
     train_and_record,
 )
 
@@ -80,10 +80,10 @@ def every_pair_producer(seed, path):
     """Save a producer with every second-order cross, vocabularies from the training split."""
     sys.path.insert(0, ROOT)
     from recbole.data import create_dataset, data_preparation
-    from recbole.utils import init_seed
 
     from recbole_automl import Config
     from recbole_automl.trainer.autocross_trainer import every_pair
+    from recbole_automl.utils import init_seed
 
     config = Config(model="AutoCross", dataset="ml-100k", config_dict={"seed": seed})
     init_seed(seed, config["reproducibility"])
@@ -122,7 +122,7 @@ def write_table():
     lines = [
         "# AutoCross on ml-100k (RecBole's built-in CTR setup)",
         "",
-        f"Machine: {_machine()}. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
         "Protocol: RecBole's context-aware defaults on ml-100k (label = rating >= 4, random",
         "8:1:1, labeled evaluation, global AUC and LogLoss from RecBole's evaluator, Adam 1e-3,",
         "batch 2048, early stopping on valid AUC, test evaluated once per run). `B + AutoCross`:",

@@ -60,12 +60,12 @@ def features(frame, dataset, cross, set_ids):
 def run(seed):
     """cross -> (valid AUC, test AUC) of the LR whose C is best on validation."""
     from recbole.data import create_dataset, data_preparation
-    from recbole.utils import init_seed
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
     from recbole_automl import Config
     from recbole_automl.model.feature_cross import joined
+    from recbole_automl.utils import init_seed
 
     config = Config(model="AutoCross", dataset="ml-100k", config_dict={"seed": seed})
     init_seed(seed, config["reproducibility"])

@@ -20,7 +20,6 @@ Example:
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -33,7 +32,7 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path.insert(0, HERE)
 
-from runner import load_records, mean_std, run_jobs  # noqa: E402
+from runner import load_records, mean_std, run_jobs, runs_note  # noqa: E402
 
 TASKS = {
     "general": {
@@ -58,25 +57,30 @@ TASKS = {
         "main_metric": "auc",
     },
 }
+# The budget keys a record keeps (when set): a row is one protocol, so they tell rows apart.
+PROTOCOL_KEYS = ("epochs", "train_time_limit", "search_trials", "search_time", "search_epochs")
 
 
-def run_one(model, dataset, seed, config_dict, config_files):
-    """Train and test one model in this process; return its record."""
+def run_one(row, dataset, seed, config_dict, config_files):
+    """Train and test the model of table row ``row`` in this process; return its record."""
     sys.path.insert(0, ROOT)
     from recbole_automl import Config
     from recbole_automl.quick_start import train_and_test
 
+    model = model_of(row)
     start = time.perf_counter()
     config = Config(
         model=model,
         dataset=dataset,
         config_file_list=config_files or None,
         config_dict={**config_dict, "seed": seed, "show_progress": False},
+        read_cmd_line=False,
     )
     result = train_and_test(config, verbose=False)
     wall = time.perf_counter() - start
     trained = result.pop("model")
     return {
+        "row": row,
         "model": model,
         "seed": seed,
         "valid": {k: float(v) for k, v in result["best_valid_result"].items()},
@@ -84,55 +88,79 @@ def run_one(model, dataset, seed, config_dict, config_files):
         "wall_s": round(wall, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "params": sum(p.numel() for p in trained.parameters() if p.requires_grad),
+        "protocol": protocol_of(config),
     }
+
+
+def protocol_of(config):
+    """The budget keys of a run that are set: epochs, a time cap, a search's budget."""
+    from recbole_automl.utils import plugin_models
+
+    searches = config["search"] is not None or config["model"] in plugin_models()
+    keys = [k for k in PROTOCOL_KEYS if searches or not k.startswith("search_")]
+    return {k: config[k] for k in keys if config[k] is not None}
+
+
+def row_label(model, epochs_caps, time_limits):
+    """A model's table row: its name, plus the cap this script put on its training."""
+    if model in epochs_caps:
+        return f"{model} (epochs {epochs_caps[model]:.0f})"
+    if model in time_limits:
+        return f"{model} (train_time_limit {time_limits[model]:.0f} s)"
+    return model
+
+
+def model_of(row):
+    return row.split(" (")[0]
 
 
 def _record_path(dataset, task):
     return os.path.join(RESULTS, "raw", f"{dataset}-{task}.jsonl")
 
 
-def _machine():
-    import torch
+def table_rows(records, task):
+    """Group ``records`` into table rows, one per (row label, run id), baselines first.
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    python = platform.python_version()
-    return f"{cpu}, {os.cpu_count()} cores, Python {python}, torch {torch.__version__}"
+    A rerun of the same row is its own row (its run id differs), never merged into or
+    replacing an earlier one.
+    """
+    groups = {}
+    for record in records:
+        key = (record.get("row", record["model"]), record.get("run", "unknown"))
+        groups.setdefault(key, []).append(record)
+    order = {m: i for i, m in enumerate(TASKS[task]["models"])}
+    return sorted(
+        groups.items(),
+        key=lambda item: (order.get(model_of(item[0][0]), len(order)), model_of(item[0][0]),
+                          item[0][1], item[0][0]),
+    )  # fmt: skip
 
 
-def write_table(dataset, task, protocol):
-    """Rebuild the markdown table and the PNG chart from every record of (dataset, task)."""
-    records = load_records(_record_path(dataset, task))
-    if not records:
-        return
+def format_protocol(protocol):
+    return ", ".join(f"{k} {v}" for k, v in protocol.items()) if protocol else "-"
+
+
+def table_lines(records, task, dataset, protocol):
+    """The markdown table of ``records`` (also returns the chart's rows)."""
     main = TASKS[task]["main_metric"]
-    recorded = list(dict.fromkeys(r["model"] for r in records))
-    # The task's baselines in their usual order, then what later issues added.
-    models = [m for m in TASKS[task]["models"] if m in recorded]
-    models += [m for m in recorded if m not in models]
     metrics = list(records[0]["test"])
     header = (
-        ["model", "seeds", f"valid {main}"]
+        ["model", "run", "seeds", f"valid {main}"]
         + [f"test {m}" for m in metrics]
-        + ["wall s", "peak MiB", "params"]
+        + ["wall s", "peak MiB", "params", "budget"]
     )
-    rows, means, stds = [], [], []
-    for model in models:
-        runs = [r for r in records if r["model"] == model]
+    rows, chart = [], []
+    for (label, run), runs in table_rows(records, task):
         test_main = [r["test"][main] for r in runs]
-        means.append(np.mean(test_main))
-        stds.append(np.std(test_main))
+        chart.append((f"{label} [{run}]", np.mean(test_main), np.std(test_main)))
         rows.append(
-            [model, str(len(runs)), mean_std([r["valid"][main] for r in runs])]
+            [label, run, str(len(runs)), mean_std([r["valid"][main] for r in runs])]
             + [mean_std([r["test"][m] for r in runs]) for m in metrics]
             + [
                 f"{np.mean([r['wall_s'] for r in runs]):.0f}",
                 f"{np.max([r['peak_rss_mib'] for r in runs]):.0f}",
                 f"{runs[0]['params']:,}",
+                format_protocol(runs[0].get("protocol")),
             ]
         )
     name = f"{dataset}-{task}"
@@ -142,40 +170,49 @@ def write_table(dataset, task, protocol):
             f"# {dataset}, {task} models",
             "",
             f"Protocol: {protocol}",
-            f"Machine: {_machine()}. Date: {date.today().isoformat()}.",
-            "Cells are mean ± standard deviation over seeds; wall is one run from config to test",
-            "(Python start-up excluded); peak is the largest resident memory of one run; params are"
-            " trainable ones (Pop, ItemKNN and EASE keep their statistics outside torch: 1 dummy).",
+            runs_note(records) + f" Table written {date.today().isoformat()}.",
+            "Cells are mean ± standard deviation over seeds; one row per (model, run): a rerun",
+            "is a row of its own. wall is one run from config to test (Python start-up"
+            " excluded); peak is the largest resident memory of one run; params are trainable"
+            " ones (Pop, ItemKNN and EASE keep their statistics outside torch: 1 dummy);"
+            " budget: the run's training/search budget keys (`-`: not recorded).",
             "Wall times depend on the machine's load: the runs of a table may have shared the",
-            "2 cores with other benchmarks, so read them as upper bounds.",
+            "2 cores with other benchmarks, so read them as upper bounds. Budgets are epochs",
+            "and candidates, so the metrics do not depend on the load, except where a row's",
+            "budget says seconds (train_time_limit, search_time).",
             "",
-            "Reproduce (each command skips runs already in the raw records; delete",
-            f"`raw/{name}.jsonl` to rerun all):",
+            "Reproduce (each command skips runs already in the raw records):",
             "",
         ]
         + [f"    {c}" for c in commands]
-        + [
-            "",
-            "| " + " | ".join(header) + " |",
-            "|" + "---|" * len(header),
-        ]
+        + ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         + ["| " + " | ".join(row) + " |" for row in rows]
     )
     lines += ["", f"![test {main}]({name}.png)", ""]
+    return lines, chart
+
+
+def write_table(dataset, task, protocol):
+    """Rebuild the markdown table and the PNG chart from every record of (dataset, task)."""
+    records = load_records(_record_path(dataset, task))
+    if not records:
+        return
+    lines, chart = table_lines(records, task, dataset, protocol)
+    name = f"{dataset}-{task}"
     with open(os.path.join(RESULTS, name + ".md"), "w") as f:
         f.write("\n".join(lines))
-    _plot(models, means, stds, main, dataset, task, os.path.join(RESULTS, name + ".png"))
+    _plot(chart, TASKS[task]["main_metric"], dataset, task, os.path.join(RESULTS, name + ".png"))
 
 
-def _plot(models, means, stds, metric, dataset, task, path):
+def _plot(chart, metric, dataset, task, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    order = np.argsort(means)
-    fig, ax = plt.subplots(figsize=(7, 0.4 * len(models) + 1.2))
-    ax.barh([models[i] for i in order], [means[i] for i in order], xerr=[stds[i] for i in order])
+    chart = sorted(chart, key=lambda row: row[1])
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(chart) + 1.2))
+    ax.barh([r[0] for r in chart], [r[1] for r in chart], xerr=[r[2] for r in chart])
     ax.set_xlabel(f"test {metric} (mean ± std over seeds)")
     ax.set_title(f"{dataset}, {task}")
     if metric == "auc":
@@ -204,14 +241,22 @@ def main():
     parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
     parser.add_argument("--config_files", nargs="*", default=[])
     parser.add_argument(
+        "--epochs_cap",
+        nargs="*",
+        default=["FISM=10"],
+        metavar="MODEL=EPOCHS",
+        help="epochs per model (default: FISM=10; RecBole's FISM takes ~1 min an epoch here)",
+    )
+    parser.add_argument(
         "--time_limit",
         nargs="*",
-        default=["FISM=600"],
+        default=[],
         metavar="MODEL=SECONDS",
-        help="train_time_limit per model (default: FISM=600; RecBole's FISM runs for hours)",
+        help="train_time_limit per model (a cap in seconds: its rows depend on machine load)",
     )
     parser.add_argument("--results_dir", default=RESULTS, help="where tables and records go")
-    parser.add_argument("--run-one", nargs=2, metavar=("MODEL", "SEED"), help=argparse.SUPPRESS)
+    parser.add_argument("--table", action="store_true", help="only rebuild the table")
+    parser.add_argument("--run-one", nargs=2, metavar=("ROW", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     RESULTS = os.path.abspath(args.results_dir)
 
@@ -220,13 +265,16 @@ def main():
     if args.data_path:
         config_dict["data_path"] = os.path.abspath(args.data_path)
     config_files = [os.path.abspath(f) for f in args.config_files]
-    limits = parse_overrides(args.time_limit)
+    caps, limits = parse_overrides(args.epochs_cap), parse_overrides(args.time_limit)
 
     if args.run_one:
-        model, seed = args.run_one[0], int(args.run_one[1])
-        if model in limits:
+        row, seed = args.run_one[0], int(args.run_one[1])
+        model = model_of(row)
+        if model in caps:
+            config_dict["epochs"] = int(caps[model])
+        elif model in limits:
             config_dict["train_time_limit"] = limits[model]
-        record = run_one(model, args.dataset, seed, config_dict, config_files)
+        record = run_one(row, args.dataset, seed, config_dict, config_files)
         print("RECORD " + json.dumps(record))
         return
 
@@ -237,23 +285,20 @@ def main():
         "ctr": "RecBole's context-aware defaults (labeled evaluation, AUC, LogLoss, "
         "valid_metric AUC); on ml-100k RecBole's built-in CTR setup (label = rating >= 4).",
     }[args.task]
-    if limits:
-        protocol += (
-            " Training time limits (s): "
-            + ", ".join(f"{m} {s:.0f}" for m, s in limits.items())
-            + "."
-        )
 
-    script_args = ["--task", args.task, "--dataset", args.dataset, "--time_limit", *args.time_limit]
+    script_args = ["--task", args.task, "--dataset", args.dataset]
+    script_args += ["--epochs_cap", *args.epochs_cap, "--time_limit", *args.time_limit]
     if args.data_path:
         script_args += ["--data_path", os.path.abspath(args.data_path)]
     if config_files:
         script_args += ["--config_files", *config_files]
-    jobs = [(model, seed) for model in models for seed in args.seeds]
+    rows = [row_label(model, caps, limits) for model in models]
+    jobs = [(row, seed) for row in rows for seed in args.seeds]
     path = _record_path(args.dataset, args.task)
     workdir = os.path.join(HERE, ".work")
-    run_jobs(__file__, script_args, jobs, path, workdir,
-             lambda: write_table(args.dataset, args.task, protocol), key="model")  # fmt: skip
+    if not args.table:
+        run_jobs(__file__, script_args, jobs, path, workdir,
+                 lambda: write_table(args.dataset, args.task, protocol), key="row")  # fmt: skip
     write_table(args.dataset, args.task, protocol)
 
 

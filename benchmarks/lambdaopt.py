@@ -25,12 +25,12 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
-from baselines import _machine  # noqa: E402
 from runner import (  # noqa: E402
     add_run_arguments,
     load_records,
     mean_std,
     run_jobs,
+    runs_note,
     train_and_record,
 )
 
@@ -88,7 +88,7 @@ def write_table():
     lines = [
         "# λOpt on ml-100k: learned vs fixed L2 coefficients for MF-BPR",
         "",
-        f"Machine: {_machine()}. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
         "MF-BPR = LambdaOptBPR (embedding 64, Adam 1e-3, batch 2048, one uniform negative);",
         "RecBole's general protocol (random 8:1:1, full ranking), early stopping and model",
         "selection on valid NDCG@10, test evaluated once per run. `fixed v`: one coefficient v",

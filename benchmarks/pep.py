@@ -23,8 +23,13 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
-from baselines import _machine  # noqa: E402
-from runner import add_run_arguments, load_records, run_jobs, train_and_record  # noqa: E402
+from runner import (  # noqa: E402
+    add_run_arguments,
+    load_records,
+    run_jobs,
+    runs_note,
+    train_and_record,
+)
 
 SIZES = [1, 2, 4, 8, 16, 32, 64]
 TARGETS = [0.5, 0.2, 0.1, 0.05]
@@ -46,7 +51,7 @@ def write_table(bases):
     lines = [
         "# PEP on ml-100k: parameters vs AUC (RecBole's built-in CTR setup)",
         "",
-        f"Machine: {_machine()}. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
         "Protocol: RecBole's context-aware defaults on ml-100k (label = rating >= 4, random",
         "8:1:1, labeled evaluation, global AUC from RecBole's evaluator, early stopping on valid",
         "AUC, test evaluated once per run). `B d=k`: RecBole's model B with every feature",

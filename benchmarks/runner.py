@@ -1,9 +1,12 @@
-"""What the method benchmarks share: one (variant, seed) run per process, recorded as a JSON
-line, skipped when already recorded (a killed benchmark resumes)."""
+"""What the benchmarks share: one (variant, seed) run per process, recorded as a JSON line
+with the id of the run (one invocation of a script) that made it, skipped when already
+recorded (a killed benchmark resumes). Records are only ever appended: a rerun of a changed
+protocol is a new row, never a replacement, and every table says which runs it shows."""
 
 import argparse
 import json
 import os
+import platform
 import shlex
 import subprocess
 import sys
@@ -13,6 +16,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# One id per invocation of a benchmark script: every record it appends carries it.
+RUN_ID = time.strftime("%Y%m%d-%H%M%S")
 
 
 def add_run_arguments(parser):
@@ -33,6 +38,42 @@ def load_records(path):
         return []
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def machine():
+    """This machine in a few words: CPU, cores, Python, torch."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    python = platform.python_version()
+    return f"{cpu}, {os.cpu_count()} cores, Python {python}, torch {torch.__version__}"
+
+
+def append_record(path, record):
+    """Append ``record`` to the JSON-lines file ``path``, stamped with this run's id and
+    machine (a table rebuilt later says where and when its numbers were made)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    record = {"run": RUN_ID, "machine": machine(), **record}
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+    return record
+
+
+def runs_note(records):
+    """What a table prints under its title: the runs it shows (their ids start with the
+    date, YYYYMMDD), how many records each, and the machines they ran on."""
+    runs, machines = {}, {}
+    for record in records:
+        run = record.get("run", "unknown")
+        runs[run] = runs.get(run, 0) + 1
+        machines.setdefault(record.get("machine", "not recorded"), None)
+    shown = ", ".join(f"{run} ({n} records)" for run, n in runs.items())
+    return f"Runs shown (raw records' run ids): {shown}. Machine: {'; '.join(machines)}."
 
 
 def train_and_record(label, model, seed, config_files=None, overrides=None):
@@ -90,7 +131,6 @@ def run_jobs(script, script_args, jobs, path, workdir, on_record=None, key="labe
         record = json.loads(lines[-1][len("RECORD ") :])
         record["command"] = command
         print(f"  test {record['test']} in {record['wall_s']} s", flush=True)
-        with open(path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_record(path, record)
         if on_record is not None:
             on_record()

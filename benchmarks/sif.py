@@ -31,12 +31,12 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
-from baselines import _machine  # noqa: E402
 from runner import (  # noqa: E402
     add_run_arguments,
     load_records,
     mean_std,
     run_jobs,
+    runs_note,
     train_and_record,
 )
 
@@ -128,7 +128,7 @@ def write_tables():
     lines = [
         "# SIF on ml-100k: searched interaction function vs single operations",
         "",
-        f"Machine: {_machine()}. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
         "Each cell is mean ± standard deviation over seeds. SIF = one-shot search (supernet,",
         "bilevel: architecture on validation batches, weights on training batches), then the",
         "final argmax and element-wise networks retrained stand-alone from scratch; SIF[op] =",

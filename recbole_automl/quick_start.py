@@ -9,13 +9,13 @@ import sys
 from logging import getLogger
 
 from recbole.data import create_dataset, data_preparation
-from recbole.utils import get_environment, init_logger, init_seed, set_color
+from recbole.utils import get_environment, init_logger, set_color
 
 from recbole_automl.compat import load_best_checkpoint
 from recbole_automl.config import Config
 from recbole_automl.trainer.hyper_search import hyper_search
 from recbole_automl.trainer.stopping import fit
-from recbole_automl.utils import ConfigError, get_model, get_trainer
+from recbole_automl.utils import ConfigError, get_model, get_trainer, init_seed
 
 
 def train_and_test(config, saved=True, verbose=True):

@@ -4,11 +4,13 @@ import difflib
 import functools
 import importlib
 import inspect
+import os
 
+import torch
 from recbole.model.abstract_recommender import AbstractRecommender
 from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
-from recbole.utils import init_seed
+from recbole.utils import init_seed as recbole_init_seed
 
 PLUGIN_MODEL_PACKAGES = (
     "recbole_automl.model.general_recommender",
@@ -88,6 +90,22 @@ def get_trainer(model_type, model_name):
     if trainer is not None:
         return trainer
     return recbole_get_trainer(model_type, model_name)
+
+
+def init_seed(seed, reproducibility):
+    """RecBole's ``init_seed``, and with ``reproducibility`` deterministic torch kernels too.
+
+    RecBole only makes cuDNN deterministic. On the CPU, the backward pass of an indexing
+    with repeated indices (``x[index]``: a batch's rows gathered from unique ones) adds
+    its gradients in parallel in an order that varies from run to run; a search then
+    scores the same candidate differently and proposes other candidates. Deterministic
+    algorithms fix that (ops without one only warn); cuBLAS needs its workspace setting,
+    which takes effect if CUDA is not initialised yet.
+    """
+    recbole_init_seed(seed, reproducibility)
+    if reproducibility:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(bool(reproducibility), warn_only=True)
 
 
 def reseed(config, *dataloaders):

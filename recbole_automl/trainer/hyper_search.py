@@ -12,7 +12,7 @@ import copy
 from logging import getLogger
 
 from recbole.data import create_dataset, data_preparation
-from recbole.utils import init_seed, set_color
+from recbole.utils import set_color
 
 from recbole_automl.config import Config
 from recbole_automl.search import (
@@ -27,7 +27,7 @@ from recbole_automl.trainer.searching import (
     search_folder,
     train_trial,
 )
-from recbole_automl.utils import ConfigError, get_model, get_trainer
+from recbole_automl.utils import ConfigError, get_model, get_trainer, init_seed
 
 STRATEGIES = ("tpe", "random", "grid")
 # Keys of the search itself, left out of the exported config.
