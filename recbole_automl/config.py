@@ -5,6 +5,7 @@ import os
 
 import recbole
 import torch
+import yaml
 from recbole.config import Config as RecBoleConfig
 from recbole.utils import InputType
 
@@ -17,8 +18,49 @@ RECBOLE_PROPERTIES_DIR = os.path.join(
 )
 
 
+# Number keys with a lowest allowed value: key -> (lowest, whether ~ (None) is allowed and
+# what it means). A value below it would train nothing, or a zero-width model, or a search
+# whose every trial fails; they are refused before the dataset is even loaded.
+LOWEST = {
+    "epochs": (1, None),
+    "train_batch_size": (1, None),
+    "eval_batch_size": (1, None),
+    "embedding_size": (1, None),
+    "stopping_step": (1, None),
+    "train_time_limit": (0, "no limit"),
+    "search_trials": (1, "no limit"),
+    "search_time": (1e-9, "no limit"),
+    "search_epochs": (1, None),
+    "search_workers": (1, None),
+    "tpe_startup_trials": (0, None),
+    "asha_min_epochs": (1, None),
+    "asha_reduction_factor": (2, None),
+    "arsp_k1": (1, None),
+    "arsp_k2": (0, None),
+    "autocross_max_order": (2, None),
+    "autocross_max_crosses": (1, None),
+    "autocross_buckets": (1, None),
+    "autocross_min_count": (1, None),
+    "autocross_batch_size": (1, None),
+}
+# Strings that mean ~ (no value) on the command line, where YAML's ~ cannot be written.
+NONE_WORDS = ("~", "None", "none", "null")
+
+
 def _type_name(value):
     return type(value).__name__
+
+
+def _check_lowest(key, value):
+    """Raise ``ConfigError`` if the number key ``key`` is below its lowest allowed value."""
+    lowest, none_means = LOWEST[key]
+    if value is None and none_means:
+        return
+    bound = "> 0" if 0 < lowest < 1 else f">= {lowest}"
+    allowed = f"a number {bound}" + (f" or ~ ({none_means})" if none_means else "")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or value < lowest:
+        raise ConfigError(f"Config key '{key}' must be {allowed}, got {value!r}.")
 
 
 def _check_type(key, value, default):
@@ -73,7 +115,22 @@ class Config(RecBoleConfig):
         super().__init__(model, dataset, config_file_list, config_dict)
 
     def _load_cmd_line(self):
-        return super()._load_cmd_line() if self.read_cmd_line else {}
+        if not self.read_cmd_line:
+            return {}
+        values = super()._load_cmd_line()
+        return {k: None if v in NONE_WORDS else v for k, v in values.items()}
+
+    def _load_config_files(self, file_list):
+        for path in file_list or []:
+            if not os.path.isfile(path):
+                raise ConfigError(
+                    f"Config file '{path}' (config_files) does not exist; pass paths of "
+                    "YAML files, separated by spaces."
+                )
+        try:
+            return super()._load_config_files(file_list)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"Config files {file_list}: not valid YAML ({error}).") from None
 
     def __setstate__(self, state):
         # RecBole code relies on numpy aliases (np.float, ...) that only Config's
@@ -104,6 +161,11 @@ class Config(RecBoleConfig):
             base = self.external_config_dict.get(
                 "base_model", self.internal_config_dict.get("base_model")
             )
+            if base is not None:
+                try:
+                    get_model(base)
+                except ConfigError as error:
+                    raise ConfigError(f"Config key 'base_model': {error}") from None
             base_file = os.path.join(RECBOLE_PROPERTIES_DIR, "model", f"{base}.yaml")
             if base is not None and os.path.isfile(base_file):
                 self._update_internal_config_dict(base_file)
@@ -112,7 +174,11 @@ class Config(RecBoleConfig):
     def _get_final_config_dict(self):
         for key, value in self.external_config_dict.items():
             _check_type(key, value, self.internal_config_dict.get(key))
-        return super()._get_final_config_dict()
+        final = super()._get_final_config_dict()
+        for key in LOWEST:
+            if key in final:
+                _check_lowest(key, final[key])
+        return final
 
     def _set_default_parameters(self):
         super()._set_default_parameters()

@@ -92,8 +92,15 @@ class HyperSpace(Space):
             ) from None
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError:
-            data = None
+        except yaml.YAMLError as error:
+            try:  # RecBole's params-file format need not be valid YAML
+                return cls.from_recbole(text)
+            except ConfigError:
+                first = str(error).splitlines()[0]
+                raise ConfigError(
+                    f"Config key 'params_file': {path!r} is not valid YAML ({first}) nor "
+                    "RecBole's params-file format ('name kind values' lines)."
+                ) from None
         if isinstance(data, dict):
             return cls.from_dict(data)
         return cls.from_recbole(text)
@@ -131,11 +138,23 @@ class HyperSpace(Space):
             params.append(_parse_param(name, {kind: args}, ""))
         if not params:
             raise ConfigError(
-                "The params file has no 'name type values' line and is not a YAML mapping."
+                "Config key 'params_file': the file has no searched key: give a YAML mapping "
+                "{key: {choice|uniform|loguniform|quniform: ...}} or RecBole's 'name kind "
+                "values' lines."
             )
         return cls(params)
 
     # A point ----------------------------------------------------------------------------
+
+    def keys(self):
+        """Every config key the space sets: searched (conditional ones too) and fixed."""
+        names, stack = list(self.fixed), list(self.params)
+        while stack:
+            param = stack.pop(0)
+            names.append(param.name)
+            for sub in param.conditions or []:
+                stack.extend(sub)
+        return list(dict.fromkeys(names))
 
     def sample(self, rng):
         from hyperopt.pyll import stochastic

@@ -9,6 +9,7 @@ config; that file is then trained once more and tested, the only use of the test
 """
 
 import copy
+import difflib
 from logging import getLogger
 
 from recbole.data import create_dataset, data_preparation
@@ -75,6 +76,19 @@ class HyperObjective:
         return train_trial(trainer, train_data, valid_data, time_limit_s, report)
 
 
+def check_space_keys(space, config):
+    """Refuse a space key that no config of this model reads (a typo would be ignored)."""
+    known = config.final_config_dict
+    for key in space.keys():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise ConfigError(
+                f"Search space key '{key}' ({config['params_file']}) is not a config key of "
+                f"{config['model']}: RecBole would ignore it.{hint}"
+            )
+
+
 def make_strategy(config, space):
     name = check_choice(config, "search_strategy", STRATEGIES)
     if name == "grid":
@@ -101,6 +115,7 @@ def hyper_search(config, show_progress=True):
             "an architecture (a preset or branches), or search architectures without it."
         )
     space = HyperSpace.from_file(config["params_file"])
+    check_space_keys(space, config)
     strategy = make_strategy(config, space)
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)

@@ -80,9 +80,7 @@ def make_scheduler(config, bigger, max_epochs):
 
 def make_search_executor(config):
     """``search_executor``: local (serial or forked workers) or Ray Tune."""
-    workers = config["search_workers"]
-    if not isinstance(workers, int) or workers < 1:
-        raise ConfigError(f"Config key 'search_workers' must be an int >= 1, got {workers!r}.")
+    workers = config["search_workers"]  # an int >= 1: Config checks it
     if check_choice(config, "search_executor", EXECUTORS) == "local":
         return make_executor(workers, config["device"])
     from recbole_automl.search.ray_tune import RayTuneExecutor
