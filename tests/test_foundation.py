@@ -57,8 +57,17 @@ def test_unknown_model_names_it_and_lists_the_available_ones():
     assert "LightGCN" in str(error.value) and "\n" not in str(error.value)
 
 
-def test_every_plugin_model_is_available():
-    assert set(plugin_models()) <= set(available_models())
+PLUGIN_MODELS = {"AutoCF", "SIF", "LambdaOptBPR", "PEP", "AutoCross"}
+
+
+def test_every_plugin_model_is_found_by_name_before_recbole():
+    assert set(plugin_models()) == PLUGIN_MODELS
+    for name in PLUGIN_MODELS:
+        model = get_model(name)
+        assert model.__module__.startswith("recbole_automl.model.") and model.__name__ == name
+        assert name in available_models()
+    assert get_model("BPR").__module__.startswith("recbole.model.")
+    assert {"BPR", "LightGCN", "FM", "SASRec", "KGAT"} <= set(available_models())
 
 
 @pytest.mark.parametrize(
@@ -102,11 +111,27 @@ def test_plugin_trainer_is_found_before_recbole(monkeypatch):
     assert get_trainer(None, "LightGCN") is Trainer
 
 
-def test_time_limit_stops_training_at_a_validation():
+def test_time_limit_stops_training_at_the_first_validation(monkeypatch):
+    from recbole.trainer import Trainer
+
     from recbole_automl.quick_start import train_and_test
 
-    config = Config(model="BPR", config_dict=tiny_config(epochs=50, train_time_limit=0))
-    result = train_and_test(config, verbose=False)
+    epochs = []
+    train_epoch = Trainer._train_epoch
+
+    def counted(self, *args, **kwargs):
+        epochs.append(args[1] if len(args) > 1 else kwargs.get("epoch_idx"))
+        return train_epoch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", counted)
+    config = tiny_config(epochs=50, eval_step=2, stopping_step=100)
+    train_and_test(Config(model="BPR", config_dict=config), verbose=False)
+    assert len(epochs) == 50  # without a limit: every epoch
+    epochs.clear()
+    result = train_and_test(
+        Config(model="BPR", config_dict={**config, "train_time_limit": 0}), verbose=False
+    )
+    assert epochs == [0, 1]  # stopped at the first validation, after epoch 2
     assert result["best_valid_result"] is not None
 
 

@@ -56,13 +56,17 @@ class Trained(BaseException):
 
 
 def _cli_main():
-    spec = importlib.util.spec_from_file_location("cli", os.path.join(ROOT, "run_recbole_automl.py"))
+    spec = importlib.util.spec_from_file_location(
+        "cli", os.path.join(ROOT, "run_recbole_automl.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main
 
 
-@pytest.mark.parametrize("args, message", BAD_INPUTS, ids=[" ".join(a[:1] + a[2:]) for a, _ in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "args, message", BAD_INPUTS, ids=[" ".join(a[:1] + a[2:]) for a, _ in BAD_INPUTS]
+)
 def test_bad_input_is_one_line_naming_the_key_before_training(args, message, isolated_run, monkeypatch, capsys):  # fmt: skip
     for name, text in SPACES.items():
         (isolated_run / name).write_text(text)

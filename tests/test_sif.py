@@ -133,12 +133,17 @@ def test_search_resumes_without_losing_or_repeating_epochs(isolated_run):
     assert [t.number for t in trials] == [0, 1, 2, 3] and [t.epochs for t in trials] == [1, 2, 3, 4]
 
 
-def test_explicit_feedback_search():
+def test_explicit_feedback_search_finds_the_last_argmax_and_beats_the_mean(isolated_run):
+    from test_autocf import mean_predictor_rmse
+
     result = run_recbole_automl(
-        model="SIF", config_file_list=[EXPLICIT], config_dict=tiny_config(search_epochs=2)
+        model="SIF", config_file_list=[EXPLICIT], config_dict=tiny_config(search_epochs=2, epochs=5)
     )
     assert set(result["test_result"]) == {"rmse", "mae"}
-    assert result["search"]["interaction"] in INTERACTIONS
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    weights = Journal(folder / "journal.jsonl").load()[-1].point["weights"]
+    assert result["search"]["interaction"] == max(weights, key=weights.get)
+    assert result["test_result"]["rmse"] < mean_predictor_rmse()
 
 
 @pytest.mark.parametrize("offsets", [False, True])

@@ -69,6 +69,8 @@ RUN_KEY_IGNORES = (
     "mlp_hidden_size", "dropout_prob", "autocross_placement",
 )  # fmt: skip
 MAX_BASE_EPOCHS = 20
+
+
 def auc(logits, labels):
     """ROC AUC of each row of ``logits`` (k, n) against 0/1 ``labels`` (n,), ties averaged."""
     ranks = torch.as_tensor(rankdata(logits.detach().cpu().numpy(), axis=-1))
