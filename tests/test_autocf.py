@@ -10,11 +10,11 @@ from conftest import ROOT, tiny_config
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
 from recbole_automl.model.general_recommender.autocf import PRESETS, AutoCF
-from recbole_automl.quick_start import train_and_test
-from recbole_automl.utils import init_seed
 from recbole_automl.model.layers import HistoryEncoder
+from recbole_automl.quick_start import train_and_test
 from recbole_automl.search import Journal
 from recbole_automl.trainer.autocf_trainer import CandidateObjective
+from recbole_automl.utils import init_seed
 
 EXPLICIT = os.path.join(ROOT, "configs", "explicit.yaml")
 SEARCH = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6}
@@ -47,7 +47,8 @@ TUTORIAL_TABLE = {
     "JNCF-Cat": [("history-MLP", "history-MLP", "concat", "MLP")],
     "JNCF-Dot": [("history-MLP", "history-MLP", "multiply", "MLP")],
     "NeuMF": [("ID-MAT", "ID-MAT", "multiply", "VEC"), ("ID-MAT", "ID-MAT", "concat", "MLP")],
-    "SVD++": [("ID-MAT", "ID-MAT", "multiply", "SUM"), ("history-MAT", "ID-MAT", "multiply", "SUM")],
+    "SVD++": [("ID-MAT", "ID-MAT", "multiply", "SUM"),
+              ("history-MAT", "ID-MAT", "multiply", "SUM")],
     "DELF": [("ID-MAT", "ID-MAT", "concat", "MLP"), ("ID-MAT", "history-MAT", "concat", "MLP"),
              ("history-MAT", "ID-MAT", "concat", "MLP"),
              ("history-MAT", "history-MAT", "concat", "MLP")],
@@ -284,7 +285,8 @@ def test_same_seed_same_search_and_a_resumed_search_is_the_fresh_one(isolated_ru
             )
 
     def scored(name):
-        return [(t.point, t.value, t.epochs) for t in Journal(isolated_run / name / "journal.jsonl").load()]  # fmt: skip
+        trials = Journal(isolated_run / name / "journal.jsonl").load()
+        return [(t.point, t.value, t.epochs) for t in trials]
 
     assert len(scored("first")) == 6
     assert scored("second") == scored("first") and scored("resumed") == scored("first")
