@@ -69,6 +69,9 @@ VARIANTS = {
     "FM": ("FM", {}),
     "NeuMF": ("NeuMF", {}),
 }
+# The single operations SIF searches over, each trained alone with SIF's own settings (not
+# the variants with offsets, which SIF's default search does not have).
+SINGLE_OPERATIONS = {f"SIF[{op}]" for op in INTERACTIONS}
 
 
 def _record_path(task):
@@ -107,7 +110,7 @@ def _search_lines(records, spec):
     ]
     for seed in sorted({r["seed"] for r in records}):
         sif = [r for r in records if r["label"] == "SIF" and r["seed"] == seed]
-        alone = [r for r in records if r["label"].startswith("SIF[") and r["seed"] == seed]
+        alone = [r for r in records if r["label"] in SINGLE_OPERATIONS and r["seed"] == seed]
         if not sif or not alone:
             continue
         s = sif[0]["search"]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -24,7 +25,8 @@ def test_baseline_benchmark_writes_records_table_and_chart(tmp_path):
     ]  # fmt: skip
     assert all(0 <= r["test"]["ndcg@10"] <= 1 and r["peak_rss_mib"] > 0 for r in records)
     table = (out / "tiny-general.md").read_text()
-    assert "| BPR | 2" in table and "baselines.py" in table
+    assert re.search(r"\| BPR \| \d{8}-\d{6} \| 2 \| ", table) and "baselines.py" in table
+    assert all(re.fullmatch(r"\d{8}-\d{6}", r["run"]) and r["machine"] for r in records)
     assert (out / "tiny-general.png").stat().st_size > 1000
 
     # A rerun skips what is recorded.
@@ -82,3 +84,82 @@ def test_hyper_replay_predicts_a_live_tpe_asha_search(isolated_run):
     assert [(t.point, t.epochs, t.value) for _, t in replayed[:4]] == [
         (t.point, t.epochs, t.value) for t in live["trials"]
     ]
+
+
+def _benchmarks():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+
+def _general(model, seed, ndcg, run, row=None, **extra):
+    metrics = {"ndcg@10": ndcg, "recall@10": ndcg / 2}
+    return {
+        "run": run, "row": row or model, "model": model, "seed": seed, "valid": metrics,
+        "test": metrics, "wall_s": 1.0, "peak_rss_mib": 1, "params": 10, "command": "c", **extra,
+    }  # fmt: skip
+
+
+def test_baseline_table_keeps_a_rerun_as_its_own_row_and_names_its_runs():
+    _benchmarks()
+    import baselines
+
+    records = [
+        _general("BPR", 1, 0.2, "r1"), _general("BPR", 2, 0.4, "r1"),
+        _general("AutoCF", 1, 0.1, "r1", "AutoCF (search_time 480 s)"),
+        _general("AutoCF", 1, 0.3, "r2", "AutoCF (search_time 480 s)"),
+        _general("AutoCF", 1, 0.5, "r3", protocol={"search_trials": 40}),
+        {k: v for k, v in _general("Pop", 1, 0.05, "x").items() if k not in ("run", "row")},
+    ]  # fmt: skip
+    lines, chart = baselines.table_lines(records, "general", "fake", "protocol")
+    rows = [line.split(" | ") for line in lines if line.startswith("| ") and "---" not in line]
+    body = {(r[0][2:], r[1]): r for r in rows[1:]}
+    assert list(body) == [
+        ("Pop", "unknown"), ("BPR", "r1"), ("AutoCF (search_time 480 s)", "r1"),
+        ("AutoCF (search_time 480 s)", "r2"), ("AutoCF", "r3"),
+    ]  # fmt: skip
+    ndcg = rows[0].index("test ndcg@10")
+    assert body[("BPR", "r1")][ndcg] == "0.3000 ± 0.1000" and body[("BPR", "r1")][2] == "2"
+    assert body[("AutoCF (search_time 480 s)", "r2")][ndcg] == "0.3000 ± 0.0000"
+    assert body[("AutoCF", "r3")][-1].strip(" |") == "search_trials 40"
+    assert "r1 (3 records), r2 (1 records), r3 (1 records), unknown (1 records)" in "\n".join(lines)
+    assert len(chart) == 5
+
+
+def test_pep_time_counts_one_search_per_seed_not_the_reused_ones():
+    _benchmarks()
+    import pep
+
+    def run(label, seed, auc, search=None, wall=10.0):
+        return {"label": label, "seed": seed, "test": {"auc": auc}, "wall_s": wall,
+                "search": search}  # fmt: skip
+
+    def searched(seconds, nonzero):
+        return {"search_seconds": seconds, "retrain_seconds": 20.0,
+                "embedding_nonzero": nonzero, "embedding_total": 100}  # fmt: skip
+
+    records = [
+        run("FM d=64", 1, 0.78), run("FM d=64", 2, 0.78),
+        run("PEP-FM 0.5", 1, 0.78, searched(30.0, 50)), run("PEP-FM 0.1", 1, 0.77, searched(0.004, 10)),
+        run("PEP-FM 0.5", 2, 0.78, searched(0.0, 50)), run("PEP-FM 0.1", 2, 0.77, searched(10.0, 10)),
+    ]  # fmt: skip
+    text = "\n".join(pep._goal_lines(records, "FM"))
+    # Per seed 30.004 and 10 s of search: mean 20 s; (20 + 20) / 10 = 4.00x.
+    assert "search 20 s + one retraining 20 s" in text and "4.00x" in text
+    assert "| 0.1 | 90.0% | -0.0100 | no |" in text
+
+
+def test_sif_compares_with_the_best_single_operation_only():
+    _benchmarks()
+    import sif
+
+    def run(label, valid, test):
+        search = {"interaction": "minus", "search_epochs": 10, "search_seconds": 10.0,
+                  "retrain_seconds": 10.0} if label == "SIF" else None  # fmt: skip
+        return {"label": label, "seed": 1, "valid": {"rmse": valid}, "test": {"rmse": test},
+                "search": search}  # fmt: skip
+
+    records = [
+        run("SIF", 0.30, 0.30), run("SIF[multiply]", 0.25, 0.26), run("SIF[minus]", 0.27, 0.27),
+        run("SIF[multiply] + user/item offsets", 0.20, 0.21),
+    ]  # fmt: skip
+    (row,) = sif._search_lines(records, sif.TASKS["explicit"])[2:]
+    assert "| multiply (1.0400) |" in row and "| 1.2000 |" in row and "offsets" not in row
