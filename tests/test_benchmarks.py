@@ -138,8 +138,10 @@ def test_pep_time_counts_one_search_per_seed_not_the_reused_ones():
 
     records = [
         run("FM d=64", 1, 0.78), run("FM d=64", 2, 0.78),
-        run("PEP-FM 0.5", 1, 0.78, searched(30.0, 50)), run("PEP-FM 0.1", 1, 0.77, searched(0.004, 10)),
-        run("PEP-FM 0.5", 2, 0.78, searched(0.0, 50)), run("PEP-FM 0.1", 2, 0.77, searched(10.0, 10)),
+        run("PEP-FM 0.5", 1, 0.78, searched(30.0, 50)),
+        run("PEP-FM 0.1", 1, 0.77, searched(0.004, 10)),
+        run("PEP-FM 0.5", 2, 0.78, searched(0.0, 50)),
+        run("PEP-FM 0.1", 2, 0.77, searched(10.0, 10)),
     ]  # fmt: skip
     text = "\n".join(pep._goal_lines(records, "FM"))
     # Per seed 30.004 and 10 s of search: mean 20 s; (20 + 20) / 10 = 4.00x.
