@@ -2,7 +2,8 @@
 
 Both train on the same dataloader with the same seed (they compute the same losses); the
 two are timed alternately, epoch by epoch, so a busy machine slows both alike. Reports the
-median seconds per training epoch and per full-ranking validation.
+median seconds per training epoch and per full-ranking validation. Each run appends one
+record per model to ``results/raw/ml-100k-autocf-overhead.jsonl``; the table shows every run.
 
 Example:
     python benchmarks/autocf_overhead.py --epochs 10
@@ -16,13 +17,16 @@ import time
 from datetime import date
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path[:0] = [os.path.dirname(HERE), HERE]
 
 from recbole.data import create_dataset, data_preparation  # noqa: E402
 from recbole.trainer import Trainer  # noqa: E402
+from runner import append_record, load_records, runs_note  # noqa: E402
 
 from recbole_automl import Config, get_model  # noqa: E402
 from recbole_automl.utils import reseed  # noqa: E402
+
+RECORDS = os.path.join(HERE, "results", "raw", "ml-100k-autocf-overhead.jsonl")
 
 MODELS = {"BPR": {}, "AutoCF (MF preset)": {"architecture": "MF"}}
 
@@ -55,30 +59,49 @@ def main():
             run["trainer"]._valid_epoch(run["valid"])
             run["eval"].append(time.perf_counter() - start)
 
-    base = runs["BPR"]
+    command = f"python benchmarks/autocf_overhead.py --epochs {args.epochs}"
+    load = os.getloadavg()[0]
+    for label, run in runs.items():
+        append_record(RECORDS, {
+            "label": label, "epochs": args.epochs, "load_before": round(load, 2),
+            "fit_s": [round(x, 5) for x in run["fit"]],
+            "eval_s": [round(x, 5) for x in run["eval"]],
+            "command": command,
+        })  # fmt: skip
+    print("\n".join(write_table(load_records(RECORDS))))
+
+
+def write_table(records):
+    """Median seconds per epoch of each model, and its ratio to BPR's in the same run."""
     lines = [
         "# AutoCF overhead: MF preset vs RecBole's BPR (ml-100k)",
         "",
-        f"Median over {args.epochs} epochs, timed alternately in one process; RecBole defaults",
-        f"(batch 2048, embedding 64). Machine: 2-core CPU. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
+        "Median over the epochs of a run, the two models timed alternately in one process;",
+        "RecBole defaults (batch 2048, embedding 64); load: the 1-minute load average before.",
         "",
         "Reproduce:",
         "",
-        f"    python benchmarks/autocf_overhead.py --epochs {args.epochs}",
+        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
         "",
-        "| model | s / training epoch | ratio | s / full-ranking validation | ratio |",
-        "|---|---|---|---|---|",
+        "| run | model | epochs | s / training epoch | ratio | s / full-ranking validation "
+        "| ratio | load |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for label, run in runs.items():
-        fit, ev = statistics.median(run["fit"]), statistics.median(run["eval"])
-        fit_ratio = fit / statistics.median(base["fit"])
-        eval_ratio = ev / statistics.median(base["eval"])
-        lines.append(f"| {label} | {fit:.3f} | {fit_ratio:.2f}x | {ev:.3f} | {eval_ratio:.2f}x |")
+    runs = {}
+    for record in records:
+        runs.setdefault(record["run"], {})[record["label"]] = record
+    for run, models in runs.items():
+        base = models["BPR"]
+        for label, r in models.items():
+            fit, ev = statistics.median(r["fit_s"]), statistics.median(r["eval_s"])
+            fit_ratio = fit / statistics.median(base["fit_s"])
+            eval_ratio = ev / statistics.median(base["eval_s"])
+            lines.append(
+                f"| {run} | {label} | {r['epochs']} | {fit:.3f} | {fit_ratio:.2f}x | {ev:.3f} "
+                f"| {eval_ratio:.2f}x | {r['load_before']:.1f} |"
+            )
     lines.append("")
     with open(os.path.join(HERE, "results", "ml-100k-autocf-overhead.md"), "w") as f:
         f.write("\n".join(lines))
-    print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()
+    return lines

@@ -29,7 +29,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
-sys.path.insert(0, ROOT)
+sys.path[:0] = [ROOT, HERE]
 
 from recbole_automl.model.general_recommender.autocf import SPACE  # noqa: E402
 from recbole_automl.search import (  # noqa: E402
@@ -257,59 +257,94 @@ def space_table(args):
     print("\n".join(lines))
 
 
+WORKER_RECORDS = os.path.join(RESULTS, "raw", "ml-100k-autocf-workers.jsonl")
+
+
 def workers(args):
-    """The same random search with 1 and with N worker processes: wall time and journals."""
+    """The same random search with 1 and with N worker processes: wall time and journals.
+
+    One record per worker count (its wall time and its journal's points and scores) is
+    appended to ``raw/ml-100k-autocf-workers.jsonl``; the table shows every run.
+    """
     import time
+
+    from runner import append_record, load_records
 
     from recbole_automl import run_recbole_automl
 
     os.chdir(os.path.join(HERE, ".work"))
-    rows, journals = [], {}
+    command = (
+        f"python benchmarks/autocf_search.py workers --workers {args.workers} "
+        f"--trials {args.trials} --search_epochs {args.search_epochs}"
+    )
     for count in (1, args.workers):
-        folder = os.path.join(HERE, ".work", f"workers-{count}")
-        if os.path.exists(os.path.join(folder, "journal.jsonl")):
-            os.remove(os.path.join(folder, "journal.jsonl"))
+        folder = os.path.join(HERE, ".work", f"workers-{count}-{int(time.time())}")
         config = {
             "valid_metric": "NDCG@10", "search_strategy": "random", "search_trials": args.trials,
             "search_time": None, "search_epochs": args.search_epochs, "search_workers": count,
             "search_dir": folder, "epochs": 1, "show_progress": False,
         }  # fmt: skip
+        load = os.getloadavg()[0]
         start = time.perf_counter()
         run_recbole_automl("AutoCF", "ml-100k", config_dict=config)
         wall = time.perf_counter() - start
-        journals[count] = [(t.point, t.value) for t in Journal(folder + "/journal.jsonl").load()]
-        rows.append((count, wall, args.trials / wall * 60))
-    serial, parallel = journals[1], journals[args.workers]
-    same_points = [p for p, _ in serial] == [p for p, _ in parallel]
-    gap = max(abs(a - b) for (_, a), (_, b) in zip(serial, parallel))
-    equal = sum(a == b for (_, a), (_, b) in zip(serial, parallel))
+        journal = [[t.point, t.value] for t in Journal(folder + "/journal.jsonl").load()]
+        append_record(WORKER_RECORDS, {
+            "workers": count, "trials": args.trials, "search_epochs": args.search_epochs,
+            "wall_s": round(wall, 2), "load_before": round(load, 2), "journal": journal,
+            "command": command,
+        })  # fmt: skip
+    print("\n".join(write_workers_table(load_records(WORKER_RECORDS))))
+
+
+def write_workers_table(records):
+    """One block per run: each worker count against that run's 1-worker search."""
+    from runner import runs_note
+
     lines = [
         "# AutoCF search: candidates trained in parallel worker processes (ml-100k)",
         "",
-        f"The same random search ({args.trials} candidates, {args.search_epochs} epochs each,",
-        "then a 1-epoch retrain and the test) with `search_workers` 1 and "
-        f"{args.workers} (forked processes, torch threads split between them). Wall time of the",
-        f"whole run, data loading included. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
+        "",
+        "The same random search (candidates x search epochs, then a 1-epoch retrain and the",
+        "test) with `search_workers` 1 and N (forked processes, torch threads split between",
+        "them). Wall time of the whole run, data loading included; load: the machine's",
+        "1-minute load average before the run (timings compare only at the same load).",
         "",
         "Reproduce:",
         "",
-        f"    python benchmarks/autocf_search.py workers --workers {args.workers} "
-        f"--trials {args.trials} --search_epochs {args.search_epochs}",
+        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
         "",
-        "| search_workers | wall s | candidates / minute | speed-up |",
-        "|---|---|---|---|",
+        "| run | search_workers | candidates x epochs | wall s | candidates / minute | speed-up "
+        "| load | same candidates as 1 worker | identical scores | largest score difference |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {c} | {w:.0f} | {r:.1f} | {rows[0][1] / w:.2f}x |" for c, w, r in rows]
+    runs = {}
+    for record in records:
+        runs.setdefault(record["run"], []).append(record)
+    for run, rows in runs.items():
+        base = min(rows, key=lambda r: r["workers"])
+        for row in rows:
+            pairs = list(zip(base["journal"], row["journal"]))
+            same = [p for p, _ in base["journal"]] == [p for p, _ in row["journal"]]
+            equal = sum(a[1] == b[1] for a, b in pairs)
+            gap = max(abs(a[1] - b[1]) for a, b in pairs)
+            lines.append(
+                f"| {run} | {row['workers']} | {row['trials']} x {row['search_epochs']} | "
+                f"{row['wall_s']:.0f} | {row['trials'] / row['wall_s'] * 60:.1f} | "
+                f"{base['wall_s'] / row['wall_s']:.2f}x | {row['load_before']:.1f} | {same} | "
+                f"{equal} of {len(pairs)} | {gap:.4f} |"
+            )
     lines += [
         "",
-        f"Same candidates in the same order: {same_points}. Validation scores: {equal} of "
-        f"{len(serial)} identical, the largest difference {gap:.4f} (torch runs with a",
-        "different number of threads per process, which changes float summation order).",
+        "Scores can differ between worker counts: each worker has fewer torch threads, which",
+        "changes the order of float sums; with the same thread count a search is",
+        "reproducible to the bit (tests/test_autocf.py).",
         "",
     ]
     with open(os.path.join(RESULTS, "ml-100k-autocf-workers.md"), "w") as f:
         f.write("\n".join(lines))
-    print("\n".join(lines))
+    return lines
 
 
 def main():

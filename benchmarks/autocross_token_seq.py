@@ -3,8 +3,9 @@
 On RecBole's ml-100k CTR setup, a logistic regression (scikit-learn, L2 strength chosen on
 validation from a grid) on one-hot user, item, age, gender, occupation, release year and
 multi-hot genres, then the same plus user x genre crossed by element (user 7 x Action,
-user 7 x Comedy: multi-hot) or as a set (user 7 x "Action Comedy": one-hot). The table goes
-to ``results/ml-100k-autocross-token-seq.md``.
+user 7 x Comedy: multi-hot) or as a set (user 7 x "Action Comedy": one-hot). One record per
+seed goes to ``results/raw/ml-100k-autocross-token-seq.jsonl`` (recorded seeds are skipped),
+and the table, built from every record, to ``results/ml-100k-autocross-token-seq.md``.
 
 Example:
     python benchmarks/autocross_token_seq.py --seeds 2020 2021 2022
@@ -22,9 +23,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from baselines import _machine  # noqa: E402
-from runner import mean_std  # noqa: E402
+from runner import append_record, load_records, mean_std, runs_note  # noqa: E402
 
+RESULTS = os.path.join(HERE, "results")
+RECORDS = os.path.join(RESULTS, "raw", "ml-100k-autocross-token-seq.jsonl")
 TOKENS = ["user_id", "item_id", "age", "gender", "occupation", "release_year"]
 C_GRID = [0.03, 0.1, 0.3, 1.0]
 
@@ -87,34 +89,42 @@ def run(seed):
     return out
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
-    args = parser.parse_args()
-    results = [run(seed) for seed in args.seeds]
+def write_table(records):
+    seeds = [r["seed"] for r in records]
     lines = [
         "# Crossing a token_seq field on ml-100k: by element or as a set",
         "",
-        f"Machine: {_machine()}. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
         "scikit-learn logistic regression on one-hot user, item, age, gender, occupation,",
         "release year and multi-hot genres (RecBole's ml-100k CTR setup, random 8:1:1), L2",
         f"strength C chosen on valid AUC from {C_GRID}; plus user x genre crossed by element",
         "(multi-hot) or as a set (one-hot of the genre set). Mean ± std over seeds "
-        f"{', '.join(map(str, args.seeds))}.",
+        f"{', '.join(map(str, seeds))}.",
         "",
-        f"    python benchmarks/autocross_token_seq.py --seeds {' '.join(map(str, args.seeds))}",
+        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
         "",
         "| user x genre | valid AUC | test AUC |",
         "|---|---|---|",
     ]
-    for cross in results[0]:
-        valid = mean_std([r[cross][0] for r in results])
-        test = mean_std([r[cross][1] for r in results])
+    for cross in records[0]["auc"]:
+        valid = mean_std([r["auc"][cross][0] for r in records])
+        test = mean_std([r["auc"][cross][1] for r in records])
         lines.append(f"| {cross} | {valid} | {test} |")
-    path = os.path.join(HERE, "results", "ml-100k-autocross-token-seq.md")
-    with open(path, "w") as f:
+    with open(os.path.join(RESULTS, "ml-100k-autocross-token-seq.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
+    args = parser.parse_args()
+    command = "python benchmarks/autocross_token_seq.py --seeds " + " ".join(map(str, args.seeds))
+    done = {r["seed"] for r in load_records(RECORDS)}
+    for seed in args.seeds:
+        if seed not in done:
+            append_record(RECORDS, {"seed": seed, "auc": run(seed), "command": command})
+    print("\n".join(write_table(load_records(RECORDS))))
 
 
 if __name__ == "__main__":

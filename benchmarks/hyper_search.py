@@ -47,7 +47,9 @@ RESULTS = os.path.join(HERE, "results")
 RAW = os.path.join(RESULTS, "raw")
 WORK = os.path.join(HERE, ".work")
 PROTOCOL = os.path.join(HERE, "configs", "hyper.yaml")
-sys.path.insert(0, ROOT)
+sys.path[:0] = [ROOT, HERE]
+
+from runner import RUN_ID, append_record, load_records, machine, runs_note  # noqa: E402
 
 from recbole_automl.search import (  # noqa: E402
     Budget,
@@ -247,8 +249,7 @@ def test_score(model, seed, point):
         config = {**point, "seed": seed, "state": "ERROR"}
         result = run_recbole_automl(model, "ml-100k", [PROTOCOL], config)
         cache[key] = float(result["test_result"]["ndcg@10"])
-        with open(path, "a") as f:
-            f.write(json.dumps({"key": key, "test": cache[key]}) + "\n")
+        append_record(path, {"key": key, "test": cache[key]})
     return cache[key]
 
 
@@ -258,15 +259,13 @@ def _mean_std(values):
 
 
 def write_compare(records, args):
-    from baselines import _machine as machine
-
     lines = [
         "# Hyper-parameter search on ml-100k: TPE+ASHA vs random vs grid vs RecBole",
         "",
         f"Command: `python benchmarks/hyper_search.py grid --model M` (M = BPR, NeuMF), then "
         f"`python benchmarks/hyper_search.py compare --models {' '.join(args.models)} "
         f"--repeats {args.repeats}`.",
-        f"Machine: {machine()}. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
         "",
         "Protocol: RecBole's ml-100k split (random 8:1:1 per seed), full ranking, "
         "valid_metric NDCG@10, at most 40 epochs with RecBole's early stopping "
@@ -313,9 +312,11 @@ def write_compare(records, args):
     path = os.path.join(RESULTS, "ml-100k-hyper.md")
     with open(path, "w") as f:
         f.write("\n".join(lines))
+    # A replay's records are derived from the grid's raw records (append-only) and are
+    # rewritten whole: the same grids give the same replay.
     with open(os.path.join(RAW, "ml-100k-hyper-compare.jsonl"), "w") as f:
         for record in records:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps({"run": RUN_ID, "machine": machine(), **record}) + "\n")
     plot_compare(records, args.models, os.path.join(RESULTS, "ml-100k-hyper.png"))
     print("\n".join(lines))
 
@@ -420,71 +421,95 @@ def live(args):
         "replayed_epochs": sum(t.epochs for t in replayed),
         "live_best": max(t.value for t in real), "replayed_best": max(t.value for t in replayed),
     }  # fmt: skip
-    with open(os.path.join(RAW, "ml-100k-hyper-live.jsonl"), "a") as f:
-        f.write(json.dumps(record) + "\n")
-    print(record)
+    print(append_record(os.path.join(RAW, "ml-100k-hyper-live.jsonl"), record))
 
 
 # Ray workers ---------------------------------------------------------------------------
 
 
-def workers(args):
-    """The same Ray Tune search (random points, no early stopping) with 1 and 2 workers."""
-    from baselines import _machine as machine
+WORKER_RECORDS = os.path.join(RAW, "ml-100k-hyper-ray-workers.jsonl")
 
+
+def workers(args):
+    """The same Ray Tune search (random points, no early stopping) with 1 and 2 workers.
+
+    One record per worker count, appended to ``raw/ml-100k-hyper-ray-workers.jsonl`` with
+    this run's id; the table shows every run, each against its own 1-worker search.
+    """
     os.makedirs(WORK, exist_ok=True)
-    rows = []
+    command = (
+        f"python benchmarks/hyper_search.py workers --workers {' '.join(map(str, args.workers))} "
+        f"--trials {args.trials} --epochs {args.epochs}"
+    )
     for count in args.workers:
         folder = os.path.join(WORK, f"ray-workers-{count}-{int(time.time())}")
-        command = cli(
+        cmd = cli(
             "BPR", 2020, "--search_strategy=random", "--search_scheduler=none",
             f"--search_trials={args.trials}", f"--epochs={args.epochs}", "--stopping_step=100",
             "--search_executor=ray", f"--workers={count}", f"--search_dir={folder}",
         )  # fmt: skip
+        load = os.getloadavg()[0]
         start = time.time()
-        subprocess.run(command, cwd=WORK, check=True, capture_output=True)
+        subprocess.run(cmd, cwd=WORK, check=True, capture_output=True)
         wall = time.time() - start
         trials = Journal(os.path.join(folder, "journal.jsonl")).load()
         first = min(t.started for t in trials)
         last = max(t.started + t.seconds for t in trials)
-        rows.append({
-            "workers": count, "trials": len(trials), "wall_s": wall,
-            "trial_s": float(np.mean([t.seconds for t in trials])),
-            "search_s": last - start, "span_s": last - first,
+        trial_s = float(np.mean([t.seconds for t in trials]))
+        record = append_record(WORKER_RECORDS, {
+            "workers": count, "trials": len(trials), "epochs": args.epochs,
+            "wall_s": round(wall, 2), "trial_s": round(trial_s, 3),
+            "search_s": round(last - start, 2), "span_s": round(last - first, 2),
+            "load_before": round(load, 2), "command": command,
         })  # fmt: skip
-        print(rows[-1], flush=True)
-    base = rows[0]
+        print(record, flush=True)
+    print("\n".join(write_workers_table(load_records(WORKER_RECORDS))))
+
+
+def write_workers_table(records):
+    """Markdown of the Ray worker records: one block per run, speed-ups against that run's
+    1-worker search."""
     lines = [
         "# Ray Tune: 2 workers vs 1 on this machine (ml-100k, BPR)",
         "",
-        f"Command: `python benchmarks/hyper_search.py workers --trials {args.trials} "
-        f"--epochs {args.epochs}`.",
-        f"Machine: {machine()}. Date: {date.today().isoformat()}.",
+        runs_note(records) + f" Table written {date.today().isoformat()}.",
         "",
-        f"The same search, {args.trials} random points of configs/hyper_bpr.yaml, each trained "
-        f"exactly {args.epochs} epochs (no ASHA, no early stopping), on a local Ray started by "
-        "the search with search_executor: ray. One worker gets all cores as torch threads; "
-        "two workers get one core each. Trials per minute over the trials' span (first "
-        "trial's start to last trial's end, from the journal) and over the search time (from "
-        "the command's start: Python, data loading and Ray's start-up included); wall: the "
-        "whole command, with the final training and test of the best point.",
+        "The same search, random points of configs/hyper_bpr.yaml (27 points: a larger "
+        "--trials runs them all), each trained exactly --epochs epochs (no ASHA, no early "
+        "stopping), on a local Ray started by the search with search_executor: ray. One "
+        "worker gets all cores as torch threads; two workers get one core each. Trials per "
+        "minute over the trials' span (first trial's start to last trial's end, from the "
+        "journal) and over the search time (from the command's start: Python, data loading "
+        "and Ray's start-up included); wall: the whole command, with the final training and "
+        "test of the best point; load: the machine's 1-minute load average before the "
+        "command (timings are only comparable at the same load).",
         "",
-        "| workers | trials | span (s) | trials/min (span) | speed-up | search time (s) | "
-        "trials/min (search) | speed-up | mean trial (s) | wall (s) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "Reproduce:",
+        "",
+        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
+        "",
+        "| run | workers | trials | span (s) | trials/min (span) | speed-up | search time (s) "
+        "| trials/min (search) | speed-up | mean trial (s) | wall (s) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for row in rows:
-        lines.append(
-            f"| {row['workers']} | {row['trials']} | {row['span_s']:.1f} | "
-            f"{row['trials'] / row['span_s'] * 60:.2f} | {base['span_s'] / row['span_s']:.2f}x | "
-            f"{row['search_s']:.1f} | {row['trials'] / row['search_s'] * 60:.2f} | "
-            f"{base['search_s'] / row['search_s']:.2f}x | {row['trial_s']:.1f} | "
-            f"{row['wall_s']:.1f} |"
-        )
-    path = os.path.join(RESULTS, "ml-100k-hyper-ray-workers.md")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    runs = {}
+    for record in records:
+        runs.setdefault(record["run"], []).append(record)
+    for run, rows in runs.items():
+        base = min(rows, key=lambda r: r["workers"])
+        for row in rows:
+            lines.append(
+                f"| {run} | {row['workers']} | {row['trials']} | {row['span_s']:.1f} | "
+                f"{row['trials'] / row['span_s'] * 60:.2f} | "
+                f"{base['span_s'] / row['span_s']:.2f}x | {row['search_s']:.1f} | "
+                f"{row['trials'] / row['search_s'] * 60:.2f} | "
+                f"{base['search_s'] / row['search_s']:.2f}x | {row['trial_s']:.1f} | "
+                f"{row['wall_s']:.1f} | {row['load_before']:.1f} |"
+            )
+    lines.append("")
+    with open(os.path.join(RESULTS, "ml-100k-hyper-ray-workers.md"), "w") as f:
+        f.write("\n".join(lines))
+    return lines
 
 
 def main():
@@ -504,7 +529,7 @@ def main():
     p.add_argument("--seed", type=int, default=2020)
     p = sub.add_parser("workers")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    p.add_argument("--trials", type=int, default=16)
+    p.add_argument("--trials", type=int, default=32)
     p.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
     globals()[args.command](args)
