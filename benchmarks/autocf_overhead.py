@@ -21,7 +21,7 @@ sys.path[:0] = [os.path.dirname(HERE), HERE]
 
 from recbole.data import create_dataset, data_preparation  # noqa: E402
 from recbole.trainer import Trainer  # noqa: E402
-from runner import append_record, load_records, runs_note  # noqa: E402
+from runner import TABLES, append_record, load_records, runs_note  # noqa: E402
 
 from recbole_automl import Config, get_model  # noqa: E402
 from recbole_automl.utils import reseed  # noqa: E402
@@ -34,7 +34,11 @@ MODELS = {"BPR": {}, "AutoCF (MF preset)": {"architecture": "MF"}}
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--table", action="store_true", help="only rebuild the table")
     args = parser.parse_args()
+    if args.table:
+        print("\n".join(write_table(load_records(RECORDS))))
+        return
     os.makedirs(os.path.join(HERE, ".work"), exist_ok=True)
     os.chdir(os.path.join(HERE, ".work"))
 
@@ -102,6 +106,6 @@ def write_table(records):
                 f"| {eval_ratio:.2f}x | {r['load_before']:.1f} |"
             )
     lines.append("")
-    with open(os.path.join(HERE, "results", "ml-100k-autocf-overhead.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-autocf-overhead.md"), "w") as f:
         f.write("\n".join(lines))
     return lines

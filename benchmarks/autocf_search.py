@@ -31,6 +31,8 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
+from runner import TABLES, append_record, load_records, runs_note  # noqa: E402
+
 from recbole_automl.model.general_recommender.autocf import SPACE  # noqa: E402
 from recbole_automl.search import (  # noqa: E402
     BranchSpace,
@@ -137,7 +139,7 @@ def compare(args):
     }
     random_final = curves["random"][:, -1].mean()
     values = sorted((t.value for t in table.values() if t.complete), reverse=True)
-    _plot_curves(curves, os.path.join(RESULTS, "ml-100k-autocf-strategies.png"))
+    _plot_curves(curves, os.path.join(TABLES, "ml-100k-autocf-strategies.png"))
     settings_arg = " ".join(args.arsp)
     lines = [
         "# AutoCF search on ml-100k: ARSP vs random search",
@@ -169,7 +171,7 @@ def compare(args):
         needed = str(int(reached[0]) + 1) if len(reached) else "not reached"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {needed} |")
     lines += ["", "![best so far](ml-100k-autocf-strategies.png)", ""]
-    with open(os.path.join(RESULTS, "ml-100k-autocf-strategies.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-autocf-strategies.md"), "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
 
@@ -252,7 +254,7 @@ def space_table(args):
         f"one ranks {ranks['implicit'][best['explicit']][0]} for implicit feedback.",
         "",
     ]
-    with open(os.path.join(RESULTS, "ml-100k-autocf-space.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-autocf-space.md"), "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
 
@@ -268,10 +270,11 @@ def workers(args):
     """
     import time
 
-    from runner import append_record, load_records
-
     from recbole_automl import run_recbole_automl
 
+    if args.table:
+        print("\n".join(write_workers_table(load_records(WORKER_RECORDS))))
+        return
     os.chdir(os.path.join(HERE, ".work"))
     command = (
         f"python benchmarks/autocf_search.py workers --workers {args.workers} "
@@ -299,8 +302,6 @@ def workers(args):
 
 def write_workers_table(records):
     """One block per run: each worker count against that run's 1-worker search."""
-    from runner import runs_note
-
     lines = [
         "# AutoCF search: candidates trained in parallel worker processes (ml-100k)",
         "",
@@ -342,7 +343,7 @@ def write_workers_table(records):
         "reproducible to the bit (tests/test_autocf.py).",
         "",
     ]
-    with open(os.path.join(RESULTS, "ml-100k-autocf-workers.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-autocf-workers.md"), "w") as f:
         f.write("\n".join(lines))
     return lines
 
@@ -368,6 +369,7 @@ def main():
     wrk = sub.add_parser("workers")
     wrk.add_argument("--workers", type=int, default=2)
     wrk.add_argument("--trials", type=int, default=12)
+    wrk.add_argument("--table", action="store_true", help="only rebuild the table")
     for p in (tab, cmp_, spc, wrk):
         p.add_argument("--search_epochs", type=int, default=5)
     args = parser.parse_args()

@@ -28,6 +28,7 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from runner import (  # noqa: E402
+    TABLES,
     add_run_arguments,
     load_records,
     mean_std,
@@ -158,7 +159,7 @@ def write_table():
             lines += [f"- seed {r['seed']}: {', '.join(r['search']['crosses']) or 'none'}"
                       for r in sorted(by[label], key=lambda r: r["seed"])]  # fmt: skip
             lines.append("")
-    with open(os.path.join(RESULTS, "ml-100k-autocross.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-autocross.md"), "w") as f:
         f.write("\n".join(lines))
 
 

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from runner import append_record, load_records, mean_std, runs_note  # noqa: E402
+from runner import TABLES, append_record, load_records, mean_std, runs_note  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 RECORDS = os.path.join(RESULTS, "raw", "ml-100k-autocross-token-seq.jsonl")
@@ -110,7 +110,7 @@ def write_table(records):
         valid = mean_std([r["auc"][cross][0] for r in records])
         test = mean_std([r["auc"][cross][1] for r in records])
         lines.append(f"| {cross} | {valid} | {test} |")
-    with open(os.path.join(RESULTS, "ml-100k-autocross-token-seq.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-autocross-token-seq.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     return lines
 
@@ -118,7 +118,11 @@ def write_table(records):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[2020, 2021, 2022])
+    parser.add_argument("--table", action="store_true", help="only rebuild the table")
     args = parser.parse_args()
+    if args.table:
+        print("\n".join(write_table(load_records(RECORDS))))
+        return
     command = "python benchmarks/autocross_token_seq.py --seeds " + " ".join(map(str, args.seeds))
     done = {r["seed"] for r in load_records(RECORDS)}
     for seed in args.seeds:

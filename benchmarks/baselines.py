@@ -199,9 +199,10 @@ def write_table(dataset, task, protocol):
         return
     lines, chart = table_lines(records, task, dataset, protocol)
     name = f"{dataset}-{task}"
-    with open(os.path.join(RESULTS, name + ".md"), "w") as f:
+    tables = os.environ.get("BENCHMARK_TABLES") or RESULTS
+    with open(os.path.join(tables, name + ".md"), "w") as f:
         f.write("\n".join(lines))
-    _plot(chart, TASKS[task]["main_metric"], dataset, task, os.path.join(RESULTS, name + ".png"))
+    _plot(chart, TASKS[task]["main_metric"], dataset, task, os.path.join(tables, name + ".png"))
 
 
 def _plot(chart, metric, dataset, task, path):

@@ -49,7 +49,7 @@ WORK = os.path.join(HERE, ".work")
 PROTOCOL = os.path.join(HERE, "configs", "hyper.yaml")
 sys.path[:0] = [ROOT, HERE]
 
-from runner import RUN_ID, append_record, load_records, machine, runs_note  # noqa: E402
+from runner import RUN_ID, TABLES, append_record, load_records, machine, runs_note  # noqa: E402
 
 from recbole_automl.search import (  # noqa: E402
     Budget,
@@ -309,7 +309,7 @@ def write_compare(records, args):
                 f"{reach_text} |"
             )
     lines += ["", "![trajectories](ml-100k-hyper.png)", ""]
-    path = os.path.join(RESULTS, "ml-100k-hyper.md")
+    path = os.path.join(TABLES, "ml-100k-hyper.md")
     with open(path, "w") as f:
         f.write("\n".join(lines))
     # A replay's records are derived from the grid's raw records (append-only) and are
@@ -317,7 +317,7 @@ def write_compare(records, args):
     with open(os.path.join(RAW, "ml-100k-hyper-compare.jsonl"), "w") as f:
         for record in records:
             f.write(json.dumps({"run": RUN_ID, "machine": machine(), **record}) + "\n")
-    plot_compare(records, args.models, os.path.join(RESULTS, "ml-100k-hyper.png"))
+    plot_compare(records, args.models, os.path.join(TABLES, "ml-100k-hyper.png"))
     print("\n".join(lines))
 
 
@@ -389,7 +389,7 @@ def asha(args):
                     f"{startup if name == 'TPE+ASHA' else '-'} | {np.mean(ratios):.2%} | "
                     f"{np.min(ratios):.2%} | {np.mean(np.array(ratios) >= 0.99):.0%} |"
                 )
-    with open(os.path.join(RESULTS, "ml-100k-hyper-asha.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-hyper-asha.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -436,6 +436,9 @@ def workers(args):
     One record per worker count, appended to ``raw/ml-100k-hyper-ray-workers.jsonl`` with
     this run's id; the table shows every run, each against its own 1-worker search.
     """
+    if args.table:
+        print("\n".join(write_workers_table(load_records(WORKER_RECORDS))))
+        return
     os.makedirs(WORK, exist_ok=True)
     command = (
         f"python benchmarks/hyper_search.py workers --workers {' '.join(map(str, args.workers))} "
@@ -507,7 +510,7 @@ def write_workers_table(records):
                 f"{row['wall_s']:.1f} | {row['load_before']:.1f} |"
             )
     lines.append("")
-    with open(os.path.join(RESULTS, "ml-100k-hyper-ray-workers.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-hyper-ray-workers.md"), "w") as f:
         f.write("\n".join(lines))
     return lines
 
@@ -530,6 +533,7 @@ def main():
     p = sub.add_parser("workers")
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--trials", type=int, default=32)
+    p.add_argument("--table", action="store_true", help="only rebuild the table")
     p.add_argument("--epochs", type=int, default=10)
     args = parser.parse_args()
     globals()[args.command](args)

@@ -26,6 +26,7 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from runner import (  # noqa: E402
+    TABLES,
     add_run_arguments,
     load_records,
     mean_std,
@@ -116,7 +117,7 @@ def write_table():
         "![coefficients against frequency](ml-100k-lambdaopt-coefficients.png)",
         "",
     ]
-    with open(os.path.join(RESULTS, "ml-100k-lambdaopt.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-lambdaopt.md"), "w") as f:
         f.write("\n".join(lines))
 
 

@@ -24,6 +24,7 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from runner import (  # noqa: E402
+    TABLES,
     add_run_arguments,
     load_records,
     run_jobs,
@@ -103,9 +104,9 @@ def write_table(bases):
         ]
         lines += _goal_lines(records, base)
     lines += ["![parameters vs test AUC](ml-100k-pep.png)", ""]
-    with open(os.path.join(RESULTS, "ml-100k-pep.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-pep.md"), "w") as f:
         f.write("\n".join(lines))
-    _plot(curves, os.path.join(RESULTS, "ml-100k-pep.png"))
+    _plot(curves, os.path.join(TABLES, "ml-100k-pep.png"))
 
 
 def _goal_lines(records, base):

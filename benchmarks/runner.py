@@ -16,6 +16,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# Where tables (.md, .png) are written: results/, or $BENCHMARK_TABLES (a test rebuilds every
+# table from the committed records there and compares). Records always live in results/raw.
+TABLES = os.environ.get("BENCHMARK_TABLES") or os.path.join(HERE, "results")
 # One id per invocation of a benchmark script: every record it appends carries it.
 RUN_ID = time.strftime("%Y%m%d-%H%M%S")
 

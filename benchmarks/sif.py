@@ -32,6 +32,7 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from runner import (  # noqa: E402
+    TABLES,
     add_run_arguments,
     load_records,
     mean_std,
@@ -148,7 +149,7 @@ def write_tables():
         table = task_table(task)
         if table:
             lines += [f"## {task}", "", *table, ""]
-    with open(os.path.join(RESULTS, "ml-100k-sif.md"), "w") as f:
+    with open(os.path.join(TABLES, "ml-100k-sif.md"), "w") as f:
         f.write("\n".join(lines))
 
 
