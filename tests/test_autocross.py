@@ -236,7 +236,7 @@ def test_linear_placement_gives_the_crosses_to_the_first_order_part_only():
 
 
 def test_time_budget_ends_the_search_and_a_rerun_with_more_time_extends_it(isolated_run):
-    spent = _run(search_time=0)
+    spent = _run(search_time=1e-6)  # spent before the first step
     assert spent["search"]["crosses"] == []  # only the regression on the atoms
     journal = Journal(os.path.join(spent["search"]["folder"], "journal.jsonl"))
     assert [t.point["cross"] for t in journal.load()] == [None]
