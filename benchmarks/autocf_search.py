@@ -104,7 +104,7 @@ def replay(table, strategy_name, seed, trials, k1, k2, bigger):
     else:
         strategy = RandomStrategy(space)
 
-    def objective(point, time_limit_s, report=None):
+    def objective(point, report=None):
         recorded = table[point_key(point)]
         if not recorded.complete:
             raise ValueError(recorded.error)

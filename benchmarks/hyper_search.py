@@ -114,7 +114,7 @@ class TableObjective:
         self.epochs = 0  # compute spent so far
         self.seconds = 0.0
 
-    def __call__(self, point, time_limit_s=None, report=None):
+    def __call__(self, point, report=None):
         recorded = self.table[point_key(point)]
         per_epoch = recorded.seconds / max(1, recorded.epochs)
         curve = []

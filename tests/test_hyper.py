@@ -92,7 +92,7 @@ def test_grid_needs_finite_keys_and_enumerates_conditions(tmp_path):
     assert len({yaml.safe_dump(p) for p in grid}) == len(grid)
 
 
-def quadratic(point, time_limit_s=None, report=None):
+def quadratic(point, report=None):
     """Best at learning_rate 1e-2 and embedding_size 16."""
     value = -((math.log10(point["learning_rate"]) + 2) ** 2) - (point["embedding_size"] == 8)
     return TrialOutcome(value, epochs=1)
@@ -158,7 +158,7 @@ def test_successive_halving_stops_trials_below_the_rung_cutoff():
 def test_a_stopped_trial_keeps_its_best_epoch_and_is_recorded_complete():
     asha = SuccessiveHalving(min_epochs=2, max_epochs=8, reduction_factor=2)
 
-    def curve_objective(point, time_limit_s=None, report=None):
+    def curve_objective(point, report=None):
         curve = []
         try:
             for epoch, score in enumerate(point["curve"], 1):
@@ -168,8 +168,8 @@ def test_a_stopped_trial_keeps_its_best_epoch_and_is_recorded_complete():
             pass
         return TrialOutcome(max(curve), curve=curve, epochs=len(curve))
 
-    good = evaluate_point(curve_objective, {"curve": [0.3, 0.5, 0.6, 0.7]}, 0, 0, None, asha)
-    bad = evaluate_point(curve_objective, {"curve": [0.1, 0.2, 0.3, 0.4]}, 1, 0, None, asha)
+    good = evaluate_point(curve_objective, {"curve": [0.3, 0.5, 0.6, 0.7]}, 0, 0, asha)
+    bad = evaluate_point(curve_objective, {"curve": [0.1, 0.2, 0.3, 0.4]}, 1, 0, asha)
     assert good.epochs == 4 and bad.complete and bad.epochs == 2 and bad.value == 0.2
 
 

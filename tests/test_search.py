@@ -1,6 +1,7 @@
 """The search core: spaces, strategies, journal, budget, loop, report."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ from recbole_automl.search import (
 CHOICES = {"a": list(range(6)), "b": list(range(6))}
 
 
-def toy_objective(point, time_limit_s, report=None):
+def toy_objective(point, report=None):
     """Peaks at a=4, b=1; a=0 fails, like a diverging candidate."""
     if point["a"] == 0:
         raise ValueError("Training loss is nan")
@@ -78,9 +79,9 @@ def test_search_is_reproducible_and_never_repeats_a_point(tmp_path):
 def test_resume_takes_finished_trials_from_the_journal(tmp_path):
     calls = []
 
-    def counting(point, time_limit_s, report=None):
+    def counting(point, report=None):
         calls.append(point)
-        return toy_objective(point, time_limit_s)
+        return toy_objective(point)
 
     space = CategoricalSpace(CHOICES)
     strategy = PredictorStrategy(space, k2=10, steps=20, seed=1)
@@ -187,3 +188,22 @@ def test_fork_executor_runs_the_same_search_in_parallel(tmp_path):
     assert [(t.point, t.value, t.status) for t in parallel] == [
         (t.point, t.value, t.status) for t in serial
     ]
+
+
+def test_a_time_cap_stops_starting_trials_and_never_cuts_one(tmp_path):
+    """A trial's score must not depend on the machine's load: the objective gets no time
+    limit, and a search whose time is up starts no further trial."""
+    seen = []
+
+    def slow(point, report=None):
+        seen.append(point)
+        time.sleep(0.2)
+        return toy_objective(point)
+
+    space = CategoricalSpace(CHOICES)
+    trials = run_search(
+        slow, space, RandomStrategy(space), Budget(max_trials=10, max_seconds=0.3),
+        Journal(tmp_path / "journal.jsonl"), seed=0,
+    )  # fmt: skip
+    assert 1 <= len(trials) == len(seen) < 10
+    assert all(t.complete and t.seconds >= 0.2 for t in trials)  # none was cut short

@@ -27,11 +27,13 @@ class TrialOutcome:
         self.epochs = int(epochs)
 
 
-def evaluate_point(objective, point, number, round_index, time_limit_s, scheduler=None):
-    """Run ``objective(point, time_limit_s, report)``; a NaN or an exception fails the trial.
+def evaluate_point(objective, point, number, round_index, scheduler=None):
+    """Run ``objective(point, report)``; a NaN or an exception fails the trial.
 
     ``report(epoch, score)`` is what the objective calls after each validation (from
-    ``Trainer.fit``'s ``callback_fn``); the ``scheduler`` may stop the trial there.
+    ``Trainer.fit``'s ``callback_fn``); the ``scheduler`` may stop the trial there. No
+    trial gets a time limit: a search's time cap stops the search from starting trials,
+    never a trial halfway, so a trial's score does not depend on the machine's load.
     """
     scheduler = scheduler or NoScheduler()
     start = time.monotonic()
@@ -41,7 +43,7 @@ def evaluate_point(objective, point, number, round_index, time_limit_s, schedule
         scheduler.report(number, epoch, score)
 
     try:
-        outcome = objective(point, time_limit_s, report)
+        outcome = objective(point, report)
         if not np.isfinite(outcome.value):
             raise ValueError(f"validation score is {outcome.value}")
         trial.value, trial.result = outcome.value, outcome.result
@@ -76,7 +78,7 @@ def run_search(
     evaluating them again.
 
     Args:
-        objective (callable): ``objective(point, time_limit_s, report) -> TrialOutcome``;
+        objective (callable): ``objective(point, report) -> TrialOutcome``;
             it calls ``report(epoch, score)`` after each validation.
         space (Space): the search space.
         strategy (Strategy): proposes points.
@@ -127,10 +129,10 @@ def run_search(
             for i in pending:
                 if budget.exhausted:
                     return
-                yield points[i], first + i, budget.seconds_left
+                yield points[i], first + i
 
-        def evaluate(point, number, time_limit_s, round_index=round_index):
-            return evaluate_point(objective, point, number, round_index, time_limit_s, scheduler)
+        def evaluate(point, number, round_index=round_index):
+            return evaluate_point(objective, point, number, round_index, scheduler)
 
         for i, trial in zip(pending, executor.map(evaluate, jobs())):
             done[i] = trial

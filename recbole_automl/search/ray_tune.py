@@ -42,9 +42,7 @@ def _run_trial(config, objective, threads):
 
     torch.set_num_threads(threads)
     reports = _TuneReports()
-    trial = evaluate_point(
-        objective, config["point"], config["number"], 0, config["time_limit_s"], reports
-    )
+    trial = evaluate_point(objective, config["point"], config["number"], 0, reports)
     score = trial.value if trial.complete else float("nan")
     # As JSON text: Tune flattens nested dicts in results.
     record = json.dumps(dataclasses.asdict(trial))
@@ -75,7 +73,7 @@ def _make_searcher(space, strategy, budget, seed, known, finish, bigger):
                 return Searcher.FINISHED if not self.running else None
             number = len(known) + self.asked - 1
             self.running[trial_id] = (number, points[0])
-            return {"point": points[0], "number": number, "time_limit_s": budget.seconds_left}
+            return {"point": points[0], "number": number}
 
         def on_trial_complete(self, trial_id, result=None, error=False):
             if trial_id not in self.running:

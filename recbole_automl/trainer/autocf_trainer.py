@@ -102,7 +102,7 @@ class CandidateObjective:
     def __init__(self, config, train_data, valid_data):
         self.config, self.train_data, self.valid_data = config, train_data, valid_data
 
-    def __call__(self, architecture, time_limit_s=None, report=None):
+    def __call__(self, architecture, report=None):
         epochs = self.config["search_epochs"]
         config = derive_config(
             self.config,
@@ -113,4 +113,4 @@ class CandidateObjective:
         reseed(config, self.train_data)
         model = AutoCF(config, self.train_data._dataset).to(config["device"])
         trainer = Trainer(config, model)
-        return train_trial(trainer, self.train_data, self.valid_data, time_limit_s, report)
+        return train_trial(trainer, self.train_data, self.valid_data, report)

@@ -65,7 +65,7 @@ class HyperObjective:
             read_cmd_line=False,
         )  # fmt: skip
 
-    def __call__(self, point, time_limit_s=None, report=None):
+    def __call__(self, point, report=None):
         config = self.config(point)
         init_seed(config["seed"], config["reproducibility"])
         # RecBole's build() turns the dataset's tables into tensors in place: split a copy.
@@ -73,7 +73,7 @@ class HyperObjective:
         init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
         model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
         trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-        return train_trial(trainer, train_data, valid_data, time_limit_s, report)
+        return train_trial(trainer, train_data, valid_data, report)
 
 
 def check_space_keys(space, config):

@@ -116,7 +116,7 @@ def run_configured_search(
     return trials, best
 
 
-def train_trial(trainer, train_data, valid_data, time_limit_s=None, report=None):
+def train_trial(trainer, train_data, valid_data, report=None):
     """Fit one trial with a RecBole trainer; ``report(epoch, score)`` after each validation.
 
     Returns:
@@ -134,7 +134,7 @@ def train_trial(trainer, train_data, valid_data, time_limit_s=None, report=None)
     try:
         score, result = fit(
             trainer, train_data, valid_data, callback_fn=after_validation,
-            time_limit_s=time_limit_s, saved=False, verbose=False,
+            saved=False, verbose=False,
         )  # fmt: skip
     finally:
         trainer.tensorboard.close()
