@@ -78,11 +78,19 @@ def test_every_preset_builds_the_tutorial_model_and_trains(preset):
     assert changed, "no weight moved: the preset did not train"
 
 
-@pytest.mark.parametrize("loss", ["CE", "BPR"])
-def test_implicit_losses(loss):
-    config = tiny_config(architecture="NeuMF", loss_type=loss)
-    result = run_recbole_automl(model="AutoCF", config_dict=config)
-    assert "ndcg@10" in result["test_result"]
+def test_implicit_losses_train_pointwise_and_pairwise():
+    from recbole.utils import InputType
+
+    results = {}
+    for loss, input_type in (("CE", InputType.POINTWISE), ("BPR", InputType.PAIRWISE)):
+        config = Config(
+            model="AutoCF", config_dict=tiny_config(architecture="NeuMF", loss_type=loss)
+        )
+        assert config["MODEL_INPUT_TYPE"] == input_type
+        results[loss] = train_and_test(config, verbose=False)
+        assert "ndcg@10" in results[loss]["test_result"]
+    ce, bpr = (results[k]["model"].state_dict() for k in ("CE", "BPR"))
+    assert any(not torch.equal(ce[name], bpr[name]) for name in ce)  # two objectives
 
 
 def test_explicit_feedback_regresses_ratings():

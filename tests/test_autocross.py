@@ -214,9 +214,34 @@ def test_bad_keys_are_named(overrides, key):
 @pytest.mark.parametrize("base", ["FM", "DeepFM"])
 @pytest.mark.parametrize("placement", ["all", "linear"])
 def test_any_context_model_trains_on_the_crosses(base, placement):
-    result = _run(base_model=base, autocross_placement=placement)
+    from recbole_automl.quick_start import train_and_test
+
+    config_dict = tiny_config(**{**SEARCH, "epochs": 2, "learning_rate": 0.01})
+    config_dict.update(base_model=base, autocross_placement=placement)
+    config = Config(model="AutoCross", config_file_list=[CTR_CONFIG_FILE], config_dict=config_dict)
+    result = train_and_test(config, verbose=False)
     assert set(result["test_result"]) == {"auc", "logloss"}
-    assert len(result["search"]["crosses"]) == 2
+    model, names = result["model"], result["search"]["crosses"]
+    assert len(names) == 2
+    part = model.base.first_order_linear if placement == "linear" else model.base
+    assert set(names) <= set(part.token_field_names) | set(part.token_seq_field_names)
+    # The trained model uses them: its scores change when every cross is set to id 0.
+    _, (_, _, test) = _data(config_dict)
+    batch = next(iter(test))[0]
+    model.eval()
+    with torch.no_grad():
+        scores = model.predict(batch)
+        crossed = model.inputs
+
+        def blank(interaction):
+            interaction = crossed(interaction)
+            for name in names:
+                interaction[name] = torch.zeros_like(interaction[name])
+            return interaction
+
+        model.inputs = blank
+        blanked = model.predict(batch)
+    assert not torch.allclose(scores, blanked)
 
 
 def test_linear_placement_gives_the_crosses_to_the_first_order_part_only():
