@@ -21,7 +21,14 @@ sys.path[:0] = [os.path.dirname(HERE), HERE]
 
 from recbole.data import create_dataset, data_preparation  # noqa: E402
 from recbole.trainer import Trainer  # noqa: E402
-from runner import TABLES, append_record, load_records, runs_note  # noqa: E402
+from runner import (  # noqa: E402
+    append_record,
+    by_run,
+    load_records,
+    reproduce_lines,
+    runs_note,
+    write_lines,
+)
 
 from recbole_automl import Config, get_model  # noqa: E402
 from recbole_automl.utils import reseed  # noqa: E402
@@ -84,20 +91,15 @@ def write_table(records):
         "Median over the epochs of a run, the two models timed alternately in one process;",
         "RecBole defaults (batch 2048, embedding 64); load: the 1-minute load average before.",
         "",
-        "Reproduce:",
-        "",
-        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
-        "",
+        *reproduce_lines(records),
         "| run | model | epochs | s / training epoch | ratio | s / full-ranking validation "
         "| ratio | load |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    runs = {}
-    for record in records:
-        runs.setdefault(record["run"], {})[record["label"]] = record
-    for run, models in runs.items():
-        base = models["BPR"]
-        for label, r in models.items():
+    for run, rows in by_run(records).items():
+        base = next(r for r in rows if r["label"] == "BPR")
+        for r in rows:
+            label = r["label"]
             fit, ev = statistics.median(r["fit_s"]), statistics.median(r["eval_s"])
             fit_ratio = fit / statistics.median(base["fit_s"])
             eval_ratio = ev / statistics.median(base["eval_s"])
@@ -106,6 +108,4 @@ def write_table(records):
                 f"| {eval_ratio:.2f}x | {r['load_before']:.1f} |"
             )
     lines.append("")
-    with open(os.path.join(TABLES, "ml-100k-autocf-overhead.md"), "w") as f:
-        f.write("\n".join(lines))
-    return lines
+    return write_lines("ml-100k-autocf-overhead.md", lines)

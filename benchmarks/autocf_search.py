@@ -31,7 +31,15 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
-from runner import TABLES, append_record, load_records, runs_note  # noqa: E402
+from runner import (  # noqa: E402
+    TABLES,
+    append_record,
+    by_run,
+    load_records,
+    reproduce_lines,
+    runs_note,
+    write_lines,
+)
 
 from recbole_automl.model.general_recommender.autocf import SPACE  # noqa: E402
 from recbole_automl.search import (  # noqa: E402
@@ -312,18 +320,12 @@ def write_workers_table(records):
         "them). Wall time of the whole run, data loading included; load: the machine's",
         "1-minute load average before the run (timings compare only at the same load).",
         "",
-        "Reproduce:",
-        "",
-        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
-        "",
+        *reproduce_lines(records),
         "| run | search_workers | candidates x epochs | wall s | candidates / minute | speed-up "
         "| load | same candidates as 1 worker | identical scores | largest score difference |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    runs = {}
-    for record in records:
-        runs.setdefault(record["run"], []).append(record)
-    for run, rows in runs.items():
+    for run, rows in by_run(records).items():
         base = min(rows, key=lambda r: r["workers"])
         for row in rows:
             pairs = list(zip(base["journal"], row["journal"]))
@@ -343,9 +345,7 @@ def write_workers_table(records):
         "reproducible to the bit (tests/test_autocf.py).",
         "",
     ]
-    with open(os.path.join(TABLES, "ml-100k-autocf-workers.md"), "w") as f:
-        f.write("\n".join(lines))
-    return lines
+    return write_lines("ml-100k-autocf-workers.md", lines)
 
 
 def main():

@@ -49,7 +49,17 @@ WORK = os.path.join(HERE, ".work")
 PROTOCOL = os.path.join(HERE, "configs", "hyper.yaml")
 sys.path[:0] = [ROOT, HERE]
 
-from runner import RUN_ID, TABLES, append_record, load_records, machine, runs_note  # noqa: E402
+from runner import (  # noqa: E402
+    RUN_ID,
+    TABLES,
+    append_record,
+    by_run,
+    load_records,
+    machine,
+    reproduce_lines,
+    runs_note,
+    write_lines,
+)
 
 from recbole_automl.search import (  # noqa: E402
     Budget,
@@ -487,18 +497,12 @@ def write_workers_table(records):
         "test of the best point; load: the machine's 1-minute load average before the "
         "command (timings are only comparable at the same load).",
         "",
-        "Reproduce:",
-        "",
-        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
-        "",
+        *reproduce_lines(records),
         "| run | workers | trials | span (s) | trials/min (span) | speed-up | search time (s) "
         "| trials/min (search) | speed-up | mean trial (s) | wall (s) | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    runs = {}
-    for record in records:
-        runs.setdefault(record["run"], []).append(record)
-    for run, rows in runs.items():
+    for run, rows in by_run(records).items():
         base = min(rows, key=lambda r: r["workers"])
         for row in rows:
             lines.append(
@@ -510,9 +514,7 @@ def write_workers_table(records):
                 f"{row['wall_s']:.1f} | {row['load_before']:.1f} |"
             )
     lines.append("")
-    with open(os.path.join(TABLES, "ml-100k-hyper-ray-workers.md"), "w") as f:
-        f.write("\n".join(lines))
-    return lines
+    return write_lines("ml-100k-hyper-ray-workers.md", lines)
 
 
 def main():

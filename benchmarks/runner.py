@@ -67,6 +67,27 @@ def append_record(path, record):
     return record
 
 
+def by_run(records):
+    """``{run id: [its records]}``, runs in the order they first appear."""
+    runs = {}
+    for record in records:
+        runs.setdefault(record.get("run", "unknown"), []).append(record)
+    return runs
+
+
+def reproduce_lines(records):
+    """The table's "Reproduce:" block: every distinct command of its records."""
+    commands = dict.fromkeys(r["command"] for r in records)
+    return ["Reproduce:", "", *[f"    {c}" for c in commands], ""]
+
+
+def write_lines(name, lines):
+    """Write a table's lines to ``TABLES/name``; return them."""
+    with open(os.path.join(TABLES, name), "w") as f:
+        f.write("\n".join(lines))
+    return lines
+
+
 def runs_note(records):
     """What a table prints under its title: the runs it shows (their ids start with the
     date, YYYYMMDD), how many records each, and the machines they ran on."""
