@@ -119,21 +119,31 @@ def _record_path(dataset, task):
 
 
 def table_rows(records, task):
-    """Group ``records`` into table rows, one per (row label, run id), baselines first.
+    """Group ``records`` into table rows, baselines first: ``((label, runs), records)``.
 
-    A rerun of the same row is its own row (its run id differs), never merged into or
-    replacing an earlier one.
+    The runs of one row label that cover different seeds (a benchmark killed and resumed)
+    make one row; a run that repeats a seed of the row is a rerun, and a row of its own,
+    never merged into or replacing the earlier one. ``runs`` joins the row's run ids.
     """
-    groups = {}
+    by_label = {}
     for record in records:
-        key = (record.get("row", record["model"]), record.get("run", "unknown"))
-        groups.setdefault(key, []).append(record)
+        row = record.get("row", record["model"])
+        by_label.setdefault(row, {}).setdefault(record.get("run", "unknown"), []).append(record)
+    groups = []
+    for label, runs in by_label.items():
+        current = None
+        for run in sorted(runs):
+            seeds = {r["seed"] for r in runs[run]}
+            if current is None or seeds & current["seeds"]:
+                current = {"label": label, "runs": [], "seeds": set(), "records": []}
+                groups.append(current)
+            current["runs"].append(run)
+            current["seeds"] |= seeds
+            current["records"] += runs[run]
     order = {m: i for i, m in enumerate(TASKS[task]["models"])}
-    return sorted(
-        groups.items(),
-        key=lambda item: (order.get(model_of(item[0][0]), len(order)), model_of(item[0][0]),
-                          item[0][1], item[0][0]),
-    )  # fmt: skip
+    groups.sort(key=lambda g: (order.get(model_of(g["label"]), len(order)), model_of(g["label"]),
+                               g["runs"][0], g["label"]))  # fmt: skip
+    return [((g["label"], "+".join(g["runs"])), g["records"]) for g in groups]
 
 
 def format_protocol(protocol):

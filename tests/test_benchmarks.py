@@ -107,6 +107,7 @@ def test_baseline_table_keeps_a_rerun_as_its_own_row_and_names_its_runs():
         _general("AutoCF", 1, 0.1, "r1", "AutoCF (search_time 480 s)"),
         _general("AutoCF", 1, 0.3, "r2", "AutoCF (search_time 480 s)"),
         _general("AutoCF", 1, 0.5, "r3", protocol={"search_trials": 40}),
+        _general("AutoCF", 2, 0.7, "r4", protocol={"search_trials": 40}),  # r3, resumed
         {k: v for k, v in _general("Pop", 1, 0.05, "x").items() if k not in ("run", "row")},
     ]  # fmt: skip
     lines, chart = baselines.table_lines(records, "general", "fake", "protocol")
@@ -114,13 +115,15 @@ def test_baseline_table_keeps_a_rerun_as_its_own_row_and_names_its_runs():
     body = {(r[0][2:], r[1]): r for r in rows[1:]}
     assert list(body) == [
         ("Pop", "unknown"), ("BPR", "r1"), ("AutoCF (search_time 480 s)", "r1"),
-        ("AutoCF (search_time 480 s)", "r2"), ("AutoCF", "r3"),
+        ("AutoCF (search_time 480 s)", "r2"), ("AutoCF", "r3+r4"),
     ]  # fmt: skip
     ndcg = rows[0].index("test ndcg@10")
     assert body[("BPR", "r1")][ndcg] == "0.3000 ± 0.1000" and body[("BPR", "r1")][2] == "2"
     assert body[("AutoCF (search_time 480 s)", "r2")][ndcg] == "0.3000 ± 0.0000"
-    assert body[("AutoCF", "r3")][-1].strip(" |") == "search_trials 40"
-    assert "r1 (3 records), r2 (1 records), r3 (1 records), unknown (1 records)" in "\n".join(lines)
+    assert body[("AutoCF", "r3+r4")][-1].strip(" |") == "search_trials 40"
+    assert body[("AutoCF", "r3+r4")][ndcg] == "0.6000 ± 0.1000"
+    note = "r1 (3 records), r2 (1 records), r3 (1 records), r4 (1 records), unknown (1 records)"
+    assert note in "\n".join(lines)
     assert len(chart) == 5
 
 
