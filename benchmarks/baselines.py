@@ -181,8 +181,9 @@ def table_lines(records, task, dataset, protocol):
             "",
             f"Protocol: {protocol}",
             runs_note(records) + f" Table written {date.today().isoformat()}.",
-            "Cells are mean ± standard deviation over seeds; one row per (model, run): a rerun",
-            "is a row of its own. wall is one run from config to test (Python start-up"
+            "Cells are mean ± standard deviation over seeds; a rerun of a row (a run that repeats",
+            "its seeds) is a row of its own, run: the run ids of the row's records. wall is one"
+            " run from config to test (Python start-up"
             " excluded); peak is the largest resident memory of one run; params are trainable"
             " ones (Pop, ItemKNN and EASE keep their statistics outside torch: 1 dummy);"
             " budget: the run's training/search budget keys (`-`: not recorded).",
