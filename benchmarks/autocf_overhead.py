@@ -109,3 +109,7 @@ def write_table(records):
             )
     lines.append("")
     return write_lines("ml-100k-autocf-overhead.md", lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -44,7 +44,7 @@ LOWEST = {
     "autocross_batch_size": (1, None),
 }
 # Strings that mean ~ (no value) on the command line, where YAML's ~ cannot be written.
-NONE_WORDS = ("~", "None", "none", "null")
+NONE_WORDS = ("~", "None", "null")  # not "none": search_scheduler: none is a value
 
 
 def _type_name(value):

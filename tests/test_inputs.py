@@ -95,3 +95,8 @@ def test_no_limit_can_be_said_on_the_command_line(word, monkeypatch):
     )
     config = Config(model="AutoCF", dataset="tiny")
     assert config["search_time"] is None and config["search_trials"] is None
+
+
+def test_the_value_none_stays_a_string(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["run", "--search_scheduler=none", *TINY])
+    assert Config(model="BPR", dataset="tiny")["search_scheduler"] == "none"
