@@ -185,6 +185,7 @@ REBUILD = {
     "ml-100k-autocf-workers.md": ["autocf_search.py", "workers", "--table"],
     "ml-100k-autocf-space.md": ["autocf_search.py", "space"],
     "ml-100k-hyper-ray-workers.md": ["hyper_search.py", "workers", "--table"],
+    "ml-100k-determinism.md": ["determinism.py", "--table"],
 }
 REPLAYED = {"ml-100k-autocf-strategies.md", "ml-100k-hyper.md", "ml-100k-hyper-asha.md"}
 
