@@ -37,10 +37,24 @@ def mean_std(values, scale=1.0):
 
 
 def load_records(path):
+    """The records of a JSON-lines file, with the fields that records written before they
+    carried them get from ``raw/legacy.json`` (run id, machine, table row, budget); the
+    file's lines themselves are never rewritten."""
     if not os.path.exists(path):
         return []
+    legacy_path = os.path.join(os.path.dirname(path), "legacy.json")
+    defaults, lines = {}, {}
+    if os.path.exists(legacy_path):
+        with open(legacy_path) as f:
+            legacy = json.load(f)
+        lines = legacy["lines"].get(os.path.basename(path), {})
+        defaults = legacy["defaults"]
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        records = [json.loads(line) for line in f if line.strip()]
+    return [
+        record if "run" in record else {**defaults, **lines.get(str(i), {}), **record}
+        for i, record in enumerate(records)
+    ]
 
 
 def machine():
