@@ -26,7 +26,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from runner import append_record, by_run, load_records, runs_note, write_lines  # noqa: E402
+from runner import (  # noqa: E402
+    append_record,
+    by_run,
+    load_records,
+    reproduce_lines,
+    runs_note,
+    write_lines,
+)
 
 RECORDS = os.path.join(HERE, "results", "raw", "ml-100k-determinism.jsonl")
 WORK = os.path.join(HERE, ".work", "determinism")
@@ -118,10 +125,7 @@ def write_table(records):
         "2 cores; and killed with SIGKILL after half the candidates, then rerun (it resumes",
         "from the journal). Each is compared with the fresh run of the same invocation.",
         "",
-        "Reproduce:",
-        "",
-        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
-        "",
+        *reproduce_lines(records),
         "| run | variant | candidates x epochs | candidates identical to fresh (point and score) "
         "| same test result as fresh | test NDCG@10 |",
         "|---|---|---|---|---|---|",

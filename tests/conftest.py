@@ -33,3 +33,20 @@ def tiny_config(**overrides):
 
 
 CTR_CONFIG_FILE = os.path.join(TEST_DATA, "tiny_ctr.yaml")
+
+
+def mean_predictor_rmse():
+    """Test RMSE of predicting the training split's mean rating (configs/explicit.yaml on
+    the tiny data, ratings in [0, 1]): the bar an explicit-feedback model must beat."""
+    from recbole.data import create_dataset, data_preparation
+
+    from recbole_automl import Config
+    from recbole_automl.utils import init_seed
+
+    explicit = os.path.join(ROOT, "configs", "explicit.yaml")
+    config = Config(model="AutoCF", config_file_list=[explicit], config_dict=tiny_config())
+    init_seed(config["seed"], config["reproducibility"])
+    train, _, test = data_preparation(config, create_dataset(config))
+    mean = train._dataset.inter_feat["rating"].mean()
+    ratings = test._dataset.inter_feat["rating"]
+    return float(((ratings - mean) ** 2).mean().sqrt())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import ROOT, tiny_config
+from conftest import ROOT, mean_predictor_rmse, tiny_config
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
 from recbole_automl.model.general_recommender.autocf import PRESETS, AutoCF
@@ -102,18 +102,6 @@ def test_explicit_feedback_regresses_ratings():
     assert set(result["test_result"]) == {"rmse", "mae"}
     assert result["valid_score_bigger"] is False
     assert result["test_result"]["rmse"] < mean_predictor_rmse()
-
-
-def mean_predictor_rmse():
-    """Test RMSE of predicting the training split's mean rating (ratings in [0, 1])."""
-    from recbole.data import create_dataset, data_preparation
-
-    config = Config(model="AutoCF", config_file_list=[EXPLICIT], config_dict=tiny_config())
-    init_seed(config["seed"], config["reproducibility"])
-    train, _, test = data_preparation(config, create_dataset(config))
-    mean = train._dataset.inter_feat["rating"].mean()
-    ratings = test._dataset.inter_feat["rating"]
-    return float(((ratings - mean) ** 2).mean().sqrt())
 
 
 def test_mf_preset_trains_exactly_like_recbole_bpr():

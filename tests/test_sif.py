@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 import yaml
-from conftest import ROOT, tiny_config
+from conftest import ROOT, mean_predictor_rmse, tiny_config
 from recbole.data import create_dataset, data_preparation
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
@@ -134,8 +134,6 @@ def test_search_resumes_without_losing_or_repeating_epochs(isolated_run):
 
 
 def test_explicit_feedback_search_finds_the_last_argmax_and_beats_the_mean(isolated_run):
-    from test_autocf import mean_predictor_rmse
-
     result = run_recbole_automl(
         model="SIF", config_file_list=[EXPLICIT], config_dict=tiny_config(search_epochs=2, epochs=5)
     )
