@@ -22,6 +22,6 @@ setup(
     python_requires=">=3.9",
     # recbole==1.2.1 and torch are installed first, recbole with --no-deps (Makefile).
     install_requires=_requirements(),
-    extras_require={"ray": ["ray[tune]>=2.40"], "dev": ["pytest>=8", "ruff>=0.5", "black>=24"]},
+    extras_require={"ray": ["ray>=2.40"], "dev": ["pytest>=8", "ruff>=0.5", "black>=24"]},
     license="MIT",
 )

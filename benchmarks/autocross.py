@@ -83,7 +83,7 @@ def every_pair_producer(seed, path):
     from recbole.data import create_dataset, data_preparation
 
     from recbole_automl import Config
-    from recbole_automl.trainer.autocross_trainer import every_pair
+    from recbole_automl.methods.cross_search import every_pair
     from recbole_automl.utils import init_seed
 
     config = Config(model="AutoCross", dataset="ml-100k", config_dict={"seed": seed})

@@ -94,7 +94,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
 
 def protocol_of(config):
     """The budget keys of a run that are set: epochs, a time cap, a search's budget."""
-    from recbole_automl.utils import plugin_models
+    from recbole_automl.lookup import plugin_models
 
     searches = config["search"] is not None or config["model"] in plugin_models()
     keys = [k for k in PROTOCOL_KEYS if searches or not k.startswith("search_")]

@@ -438,10 +438,13 @@ def live(args):
 
 
 WORKER_RECORDS = os.path.join(RAW, "ml-100k-hyper-ray-workers.jsonl")
+# What ran the trials: Ray tasks under the search core's one loop (search/ray_executor.py);
+# records without the key are from the Ray Tune executor it replaced (Tune's Searcher loop).
+EXECUTOR = "Ray tasks"
 
 
 def workers(args):
-    """The same Ray Tune search (random points, no early stopping) with 1 and 2 workers.
+    """The same Ray search (random points, no early stopping) with 1 and 2 workers.
 
     One record per worker count, appended to ``raw/ml-100k-hyper-ray-workers.jsonl`` with
     this run's id; the table shows every run, each against its own 1-worker search.
@@ -473,7 +476,7 @@ def workers(args):
             "workers": count, "trials": len(trials), "epochs": args.epochs,
             "wall_s": round(wall, 2), "trial_s": round(trial_s, 3),
             "search_s": round(last - start, 2), "span_s": round(last - first, 2),
-            "load_before": round(load, 2), "command": command,
+            "load_before": round(load, 2), "command": command, "executor": EXECUTOR,
         })  # fmt: skip
         print(record, flush=True)
     print("\n".join(write_workers_table(load_records(WORKER_RECORDS))))
@@ -483,7 +486,7 @@ def write_workers_table(records):
     """Markdown of the Ray worker records: one block per run, speed-ups against that run's
     1-worker search."""
     lines = [
-        "# Ray Tune: 2 workers vs 1 on this machine (ml-100k, BPR)",
+        "# Ray: 2 workers vs 1 on this machine (ml-100k, BPR)",
         "",
         runs_note(records) + f" Table written {date.today().isoformat()}.",
         "",
@@ -495,18 +498,21 @@ def write_workers_table(records):
         "journal) and over the search time (from the command's start: Python, data loading "
         "and Ray's start-up included); wall: the whole command, with the final training and "
         "test of the best point; load: the machine's 1-minute load average before the "
-        "command (timings are only comparable at the same load).",
+        "command (timings are only comparable at the same load). Executor: Ray tasks run "
+        "the rounds of the search core's loop (search/ray_executor.py; a round is --workers "
+        "points); Ray Tune: the executor before it, Tune's own Searcher loop (asynchronous).",
         "",
         *reproduce_lines(records),
-        "| run | workers | trials | span (s) | trials/min (span) | speed-up | search time (s) "
-        "| trials/min (search) | speed-up | mean trial (s) | wall (s) | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| run | executor | workers | trials | span (s) | trials/min (span) | speed-up "
+        "| search time (s) | trials/min (search) | speed-up | mean trial (s) | wall (s) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for run, rows in by_run(records).items():
         base = min(rows, key=lambda r: r["workers"])
         for row in rows:
             lines.append(
-                f"| {run} | {row['workers']} | {row['trials']} | {row['span_s']:.1f} | "
+                f"| {run} | {row.get('executor', 'Ray Tune')} | {row['workers']} | "
+                f"{row['trials']} | {row['span_s']:.1f} | "
                 f"{row['trials'] / row['span_s'] * 60:.2f} | "
                 f"{base['span_s'] / row['span_s']:.2f}x | {row['search_s']:.1f} | "
                 f"{row['trials'] / row['search_s'] * 60:.2f} | "

@@ -5,8 +5,9 @@ from recbole_automl import compat
 compat.apply()
 
 from recbole_automl.config import Config  # noqa: E402
+from recbole_automl.lookup import get_model, get_trainer  # noqa: E402
 from recbole_automl.quick_start import objective_function, run_recbole_automl  # noqa: E402
-from recbole_automl.utils import ConfigError, get_model, get_trainer  # noqa: E402
+from recbole_automl.utils import ConfigError  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [

@@ -1,6 +1,5 @@
 """RecBole's ``Config``, taught about the plugin's models and made strict about input."""
 
-import copy
 import os
 
 import recbole
@@ -9,7 +8,8 @@ import yaml
 from recbole.config import Config as RecBoleConfig
 from recbole.utils import InputType
 
-from recbole_automl.utils import ConfigError, get_model
+from recbole_automl.lookup import get_model
+from recbole_automl.utils import ConfigError
 
 POINTWISE_LOSSES = ("MSE",)
 PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
@@ -18,31 +18,6 @@ RECBOLE_PROPERTIES_DIR = os.path.join(
 )
 
 
-# Number keys with a lowest allowed value: key -> (lowest, whether ~ (None) is allowed and
-# what it means). A value below it would train nothing, or a zero-width model, or a search
-# whose every trial fails; they are refused before the dataset is even loaded.
-LOWEST = {
-    "epochs": (1, None),
-    "train_batch_size": (1, None),
-    "eval_batch_size": (1, None),
-    "embedding_size": (1, None),
-    "stopping_step": (1, None),
-    "train_time_limit": (0, "no limit"),
-    "search_trials": (1, "no limit"),
-    "search_time": (1e-9, "no limit"),
-    "search_epochs": (1, None),
-    "search_workers": (1, None),
-    "tpe_startup_trials": (0, None),
-    "asha_min_epochs": (1, None),
-    "asha_reduction_factor": (2, None),
-    "arsp_k1": (1, None),
-    "arsp_k2": (0, None),
-    "autocross_max_order": (2, None),
-    "autocross_max_crosses": (1, None),
-    "autocross_buckets": (1, None),
-    "autocross_min_count": (1, None),
-    "autocross_batch_size": (1, None),
-}
 # Strings that mean ~ (no value) on the command line, where YAML's ~ cannot be written.
 NONE_WORDS = ("~", "None", "null")  # not "none": search_scheduler: none is a value
 
@@ -51,16 +26,58 @@ def _type_name(value):
     return type(value).__name__
 
 
-def _check_lowest(key, value):
-    """Raise ``ConfigError`` if the number key ``key`` is below its lowest allowed value."""
-    lowest, none_means = LOWEST[key]
-    if value is None and none_means:
+def load_checks(model, search=None):
+    """The rules of every key ``model`` reads (``properties/**/*.checks.yaml``): the
+    overall ones, the model's own (next to its YAML), then those of ``search: hyper``."""
+    files = [os.path.join(PROPERTIES_DIR, "overall.checks.yaml"),
+             os.path.join(PROPERTIES_DIR, "model", f"{model}.checks.yaml")]  # fmt: skip
+    if search == "hyper":
+        files.append(os.path.join(PROPERTIES_DIR, "hyper.checks.yaml"))
+    rules = {}
+    for path in files:
+        if os.path.isfile(path):
+            with open(path) as f:
+                rules.update(yaml.safe_load(f) or {})
+    return rules
+
+
+def check_key(key, value, rule, config):
+    """Raise ``ConfigError`` if ``value`` breaks ``rule`` (see overall.checks.yaml)."""
+    unless = rule.get("unless", {})
+    if any(config.get(k) == v for k, v in unless.items()):
         return
-    bound = "> 0" if 0 < lowest < 1 else f">= {lowest}"
-    allowed = f"a number {bound}" + (f" or ~ ({none_means})" if none_means else "")
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or value < lowest:
-        raise ConfigError(f"Config key '{key}' must be {allowed}, got {value!r}.")
+    none, hint = rule.get("none"), rule.get("hint", "")
+    if value is None and none:
+        return
+    if "choice" in rule:
+        choices = rule["choice"]
+        given = value.lower() if rule.get("casefold") and isinstance(value, str) else value
+        if given not in choices:
+            allowed = [None, *choices] if none else choices
+            raise ConfigError(f"Config key '{key}' must be one of {allowed}{hint}, got {value!r}.")
+    if "one_of_key" in rule:
+        choices = config.get(rule["one_of_key"]) or []
+        if value not in choices:
+            raise ConfigError(f"Config key '{key}' must be one of {choices}{hint}, got {value!r}.")
+    if "lowest" in rule:
+        lowest = rule["lowest"]
+        bound = "> 0" if 0 < lowest < 1 else f">= {lowest}"
+        allowed = f"a number {bound}" + (f" or ~ ({none})" if none else "")
+        if not _is_number(value) or value < lowest:
+            raise ConfigError(f"Config key '{key}' must be {allowed}{hint}, got {value!r}.")
+    if "items_lowest" in rule:
+        lowest = rule["items_lowest"]
+        ints = isinstance(value, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= lowest for v in value
+        )
+        if not ints:
+            raise ConfigError(
+                f"Config key '{key}' must be a list of ints >= {lowest}{hint}, got {value!r}."
+            )
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_type(key, value, default):
@@ -94,7 +111,8 @@ class Config(RecBoleConfig):
     * finds plugin model classes by name (``get_model`` searches the plugin first),
     * loads the plugin's ``properties/overall.yaml`` (keys for every model) and
       ``properties/model/<Model>.yaml`` for plugin models,
-    * rejects a value whose type does not match the key's default, naming the key,
+    * rejects a value whose type does not match the key's default, naming the key, and
+      one that breaks its rule in ``properties/**/*.checks.yaml`` (:func:`load_checks`),
     * checks that the dataset's atomic files exist before RecBole tries to
       download anything, and
     * puts the model on the CPU when ``use_gpu`` is False (RecBole 1.2.1 only
@@ -175,9 +193,9 @@ class Config(RecBoleConfig):
         for key, value in self.external_config_dict.items():
             _check_type(key, value, self.internal_config_dict.get(key))
         final = super()._get_final_config_dict()
-        for key in LOWEST:
+        for key, rule in load_checks(self.model, final.get("search")).items():
             if key in final:
-                _check_lowest(key, final[key])
+                check_key(key, final[key], rule, final)
         return final
 
     def _set_default_parameters(self):
@@ -211,14 +229,3 @@ class Config(RecBoleConfig):
         super()._init_device()
         if not self.final_config_dict["use_gpu"] and self.final_config_dict["single_spec"]:
             self.final_config_dict["device"] = torch.device("cpu")
-
-
-def derive_config(config, **overrides):
-    """A copy of a built ``Config`` with some final values replaced (``config`` is unchanged).
-
-    For keys that only the model or trainer read (an architecture, a number of epochs);
-    keys that shape the dataset need a new ``Config``.
-    """
-    derived = copy.copy(config)
-    derived.final_config_dict = {**config.final_config_dict, **overrides}
-    return derived

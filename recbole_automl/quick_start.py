@@ -8,58 +8,14 @@ import logging
 import sys
 from logging import getLogger
 
-from recbole.data import create_dataset, data_preparation
 from recbole.utils import get_environment, init_logger, set_color
 
-from recbole_automl.compat import load_best_checkpoint
 from recbole_automl.config import Config
-from recbole_automl.trainer.hyper_search import hyper_search
-from recbole_automl.trainer.stopping import fit
-from recbole_automl.utils import ConfigError, get_model, get_trainer, init_seed
+from recbole_automl.methods.hyper_search import hyper_search
+from recbole_automl.training import train_and_test
+from recbole_automl.utils import init_seed
 
-
-def train_and_test(config, saved=True, verbose=True):
-    """Build the data, model and trainer that ``config`` names; fit on train/valid; test once.
-
-    Returns:
-        dict: RecBole's result dict (``best_valid_score``, ``valid_score_bigger``,
-        ``best_valid_result``, ``test_result``) plus ``model``, the trained model, and
-        ``search``, the trainer's ``search_summary`` for a searching trainer (else ``None``).
-    """
-    logger = getLogger()
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
-    if verbose:
-        logger.info(dataset)
-    train_data, valid_data, test_data = data_preparation(config, dataset)
-
-    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
-    if verbose:
-        logger.info(model)
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-
-    show_progress = verbose and config["show_progress"]
-    best_valid_score, best_valid_result = fit(
-        trainer,
-        train_data,
-        valid_data,
-        time_limit_s=config["train_time_limit"],
-        verbose=verbose,
-        saved=saved,
-        show_progress=show_progress,
-    )
-    if saved:
-        load_best_checkpoint(trainer)
-    test_result = trainer.evaluate(test_data, load_best_model=False, show_progress=show_progress)
-    return {
-        "best_valid_score": best_valid_score,
-        "valid_score_bigger": config["valid_metric_bigger"],
-        "best_valid_result": best_valid_result,
-        "test_result": test_result,
-        "model": trainer.model,
-        "search": getattr(trainer, "search_summary", None),
-    }
+__all__ = ["objective_function", "run_recbole_automl", "train_and_test"]
 
 
 def run_recbole_automl(
@@ -70,7 +26,7 @@ def run_recbole_automl(
     Any plugin model (e.g. ``AutoCF``) or RecBole model (e.g. ``BPR``) is accepted. With
     ``search: hyper`` its hyper-parameters are searched over ``params_file`` first and the
     best configuration is trained and tested
-    (:func:`~recbole_automl.trainer.hyper_search.hyper_search`).
+    (:func:`~recbole_automl.methods.hyper_search.hyper_search`).
 
     Args:
         model (str or type, optional): model name or class; else read from the config.
@@ -100,17 +56,13 @@ def run_recbole_automl(
     logger.info(sys.argv)
     logger.info(config)
 
-    if config["search"] is None:
+    if config["search"] == "hyper":  # the one other value Config allows (~: train once)
+        result = hyper_search(config, show_progress=config["show_progress"])
+    else:
         result = train_and_test(config, saved=saved)
         result.pop("model")
         if result["search"] is None:  # a plain model: RecBole's keys only
             result.pop("search")
-    elif config["search"] == "hyper":
-        result = hyper_search(config, show_progress=config["show_progress"])
-    else:
-        raise ConfigError(
-            f"Config key 'search' must be one of [None, 'hyper'], got {config['search']!r}."
-        )
 
     logger.info(
         "The running environment of this training is as follows:\n" + get_environment(config).draw()

@@ -1,95 +1,17 @@
-"""Model and trainer lookup: the plugin's classes first, then RecBole's."""
+"""What every module of the plugin may use: its error type, seeding, derived configs.
 
-import difflib
-import functools
-import importlib
-import inspect
+It imports nothing else of the plugin.
+"""
+
+import copy
 import os
 
 import torch
-from recbole.model.abstract_recommender import AbstractRecommender
-from recbole.utils import get_model as recbole_get_model
-from recbole.utils import get_trainer as recbole_get_trainer
 from recbole.utils import init_seed as recbole_init_seed
-
-PLUGIN_MODEL_PACKAGES = (
-    "recbole_automl.model.general_recommender",
-    "recbole_automl.model.context_aware_recommender",
-)
-RECBOLE_MODEL_PACKAGES = (
-    "recbole.model.general_recommender",
-    "recbole.model.context_aware_recommender",
-    "recbole.model.sequential_recommender",
-    "recbole.model.knowledge_aware_recommender",
-)
-# RecBole's wrappers of external libraries; their package imports lightgbm and
-# xgboost, so they are only imported when asked for by name.
-RECBOLE_EXLIB_MODELS = ("lightgbm", "xgboost")
 
 
 class ConfigError(ValueError):
     """A user-facing configuration mistake; its message names the key and what is allowed."""
-
-
-def _models_in(package):
-    module = importlib.import_module(package)
-    return {
-        name: obj
-        for name, obj in vars(module).items()
-        if inspect.isclass(obj)
-        and issubclass(obj, AbstractRecommender)
-        and obj.__module__.startswith(package + ".")
-    }
-
-
-@functools.lru_cache(maxsize=None)
-def plugin_models():
-    """Model classes this plugin adds, by name."""
-    models = {}
-    for package in PLUGIN_MODEL_PACKAGES:
-        models.update(_models_in(package))
-    return models
-
-
-@functools.lru_cache(maxsize=None)
-def recbole_models():
-    """RecBole's own model classes, by name (external-library models excluded)."""
-    models = {}
-    for package in RECBOLE_MODEL_PACKAGES:
-        models.update(_models_in(package))
-    return models
-
-
-def available_models():
-    """Every model name ``get_model`` accepts, sorted."""
-    names = set(plugin_models()) | set(recbole_models()) | set(RECBOLE_EXLIB_MODELS)
-    return sorted(names, key=str.lower)
-
-
-def get_model(model_name):
-    """Return the model class called ``model_name``, searching the plugin first.
-
-    Raises:
-        ConfigError: naming the unknown model, close matches and every known name.
-    """
-    for models in (plugin_models(), recbole_models()):
-        if model_name in models:
-            return models[model_name]
-    if model_name in RECBOLE_EXLIB_MODELS:
-        return recbole_get_model(model_name)
-    names = available_models()
-    close = difflib.get_close_matches(str(model_name), names, n=3)
-    hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise ConfigError(f"Unknown model '{model_name}'.{hint} Available models: {', '.join(names)}")
-
-
-def get_trainer(model_type, model_name):
-    """Return ``<model_name>Trainer`` from the plugin if it has one, else RecBole's choice."""
-    trainers = importlib.import_module("recbole_automl.trainer")
-    trainer = getattr(trainers, model_name + "Trainer", None)
-    if trainer is not None:
-        return trainer
-    return recbole_get_trainer(model_type, model_name)
 
 
 def init_seed(seed, reproducibility):
@@ -119,3 +41,14 @@ def reseed(config, *dataloaders):
     init_seed(config["seed"], config["reproducibility"])
     for dataloader in dataloaders:
         dataloader.generator.manual_seed(config["seed"])
+
+
+def derive_config(config, **overrides):
+    """A copy of a built ``Config`` with some final values replaced (``config`` is unchanged).
+
+    For keys that only the model or trainer read (an architecture, a number of epochs);
+    keys that shape the dataset need a new ``Config``.
+    """
+    derived = copy.copy(config)
+    derived.final_config_dict = {**config.final_config_dict, **overrides}
+    return derived

@@ -2,6 +2,7 @@ import os
 import sys
 
 import pytest
+import yaml
 
 TEST_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_data")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,3 +51,9 @@ def mean_predictor_rmse():
     mean = train._dataset.inter_feat["rating"].mean()
     ratings = test._dataset.inter_feat["rating"]
     return float(((ratings - mean) ** 2).mean().sqrt())
+
+
+def write_yaml(path, data):
+    """Write ``data`` (a YAML text, or data to dump) to ``path``; return the path as text."""
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return str(path)

@@ -4,8 +4,8 @@ and validation splits only; the test split is evaluated exactly once per run, af
 import pytest
 from conftest import CTR_CONFIG_FILE, tiny_config
 
-import recbole_automl.quick_start as quick_start
-import recbole_automl.trainer.hyper_search as hyper_search
+import recbole_automl.methods.hyper_search as hyper_search
+import recbole_automl.training as training
 from recbole_automl import run_recbole_automl
 
 RUNS = {
@@ -55,9 +55,9 @@ def test_test_split_is_evaluated_once_after_fit(name, isolated_run, monkeypatch)
 
         return wrapped
 
-    monkeypatch.setattr(quick_start, "data_preparation", counted(quick_start.data_preparation))
+    monkeypatch.setattr(training, "data_preparation", counted(training.data_preparation))
     monkeypatch.setattr(hyper_search, "data_preparation", counted(hyper_search.data_preparation))
-    monkeypatch.setattr(quick_start, "fit", fitting(quick_start.fit))
+    monkeypatch.setattr(training, "fit", fitting(training.fit))
     monkeypatch.setattr(
         hyper_search, "run_configured_search", fitting(hyper_search.run_configured_search)
     )

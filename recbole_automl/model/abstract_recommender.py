@@ -7,8 +7,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from recbole.model.abstract_recommender import ContextRecommender, GeneralRecommender
 from recbole.utils import InputType, ModelType
+from recbole.utils import get_model as recbole_get_model
 
-from recbole_automl.utils import ConfigError, get_model
+from recbole_automl.utils import ConfigError
 
 
 class PairScoringRecommender(GeneralRecommender):
@@ -69,13 +70,7 @@ class ContextWrapper(ContextRecommender):
 
     def __init__(self, config, dataset, base_dataset=None):
         super().__init__(config, dataset)
-        base_name = config["base_model"]
-        base_class = get_model(base_name)
-        if not issubclass(base_class, ContextRecommender) or issubclass(base_class, ContextWrapper):
-            raise ConfigError(
-                f"Config key 'base_model' must name a RecBole context-aware model (e.g. LR, FM, "
-                f"DeepFM, AutoInt), got {base_name!r}."
-            )
+        base_class = base_model_class(config["base_model"])
         for name in ("token_embedding_table", "float_embedding_table", "token_seq_embedding_table",
                      "float_seq_embedding_table", "first_order_linear"):  # fmt: skip
             if hasattr(self, name):
@@ -91,3 +86,17 @@ class ContextWrapper(ContextRecommender):
 
     def predict(self, interaction):
         return self.base.predict(self.inputs(interaction))
+
+
+def base_model_class(name):
+    """The RecBole context-aware model class called ``name`` (a wrapper's base model)."""
+    try:
+        found = recbole_get_model(name)
+    except ValueError:  # RecBole's "model_name [...] is not in [...]"
+        found = None
+    if found is None or not issubclass(found, ContextRecommender):
+        raise ConfigError(
+            f"Config key 'base_model' must name a RecBole context-aware model (e.g. LR, FM, "
+            f"DeepFM, AutoInt), got {name!r}."
+        )
+    return found

@@ -1,19 +1,31 @@
-"""The one search core every method uses.
+"""The one search core every method uses; framework-free (no RecBole import).
 
-The tutorial's formulation, piece by piece: a :class:`Space` to search, a
-:class:`Strategy` that proposes points, an objective on validation data (given by each
-method), a :class:`Budget`, a :class:`Journal` of :class:`Trial` records that makes a
-search resumable, schedulers that stop bad trials early (:class:`SuccessiveHalving`),
-executors (local, or Ray Tune in :mod:`ray_tune`), and :mod:`report` for the progress bar,
-plots and exported config.
+The tutorial's formulation, piece by piece: a :class:`Space` to search (``space``,
+``hyper_space``), a :class:`Strategy` that proposes points (``strategies``; hyperopt's TPE
+in ``tpe``), an objective on validation data (given by each method), a :class:`Budget`, a
+:class:`Journal` of :class:`Trial` records that makes a search resumable, a
+:class:`Scheduler` that stops bad trials early (``schedulers``), an :class:`Executor` that
+runs the trials (``executors``; Ray in ``ray_executor``), the one :class:`TrialRecorder`
+every loop hands its trials to, the :mod:`registry` that finds strategies, schedulers and
+executors by name, and :mod:`report` for the progress bar, plots and exported config.
 """
 
 from recbole_automl.search.budget import Budget
 from recbole_automl.search.checkpoint import SearchState
-from recbole_automl.search.executor import ForkExecutor, SerialExecutor, make_executor
+from recbole_automl.search.errors import SearchError
+from recbole_automl.search.executors import Executor, ForkExecutor, SerialExecutor
 from recbole_automl.search.hyper_space import HyperSpace
-from recbole_automl.search.journal import COMPLETE, FAILED, Journal, Trial, best_trial
+from recbole_automl.search.journal import (
+    COMPLETE,
+    FAILED,
+    PRUNED,
+    Journal,
+    Trial,
+    best_trial,
+)
 from recbole_automl.search.loop import TrialOutcome, evaluate_point, run_search
+from recbole_automl.search.recorder import TrialRecorder
+from recbole_automl.search.registry import EXECUTORS, SCHEDULERS, STRATEGIES
 from recbole_automl.search.report import (
     SearchProgress,
     best_so_far,
@@ -22,16 +34,23 @@ from recbole_automl.search.report import (
     plot_weights,
     run_key,
 )
-from recbole_automl.search.schedulers import NoScheduler, StopTraining, SuccessiveHalving
+from recbole_automl.search.schedulers import (
+    CONTINUE,
+    STOP,
+    NoScheduler,
+    Scheduler,
+    StopTraining,
+    SuccessiveHalving,
+)
 from recbole_automl.search.space import BranchSpace, CategoricalSpace, Space, point_key
 from recbole_automl.search.strategies import (
     ArchitecturePredictor,
     GridStrategy,
-    HyperoptStrategy,
     PredictorStrategy,
     RandomStrategy,
     Strategy,
 )
+from recbole_automl.search.tpe import HyperoptStrategy
 
 __all__ = [
     "ArchitecturePredictor",
@@ -39,6 +58,9 @@ __all__ = [
     "BranchSpace",
     "CategoricalSpace",
     "COMPLETE",
+    "CONTINUE",
+    "EXECUTORS",
+    "Executor",
     "FAILED",
     "ForkExecutor",
     "GridStrategy",
@@ -46,8 +68,14 @@ __all__ = [
     "HyperoptStrategy",
     "Journal",
     "NoScheduler",
+    "PRUNED",
     "PredictorStrategy",
     "RandomStrategy",
+    "SCHEDULERS",
+    "STOP",
+    "STRATEGIES",
+    "Scheduler",
+    "SearchError",
     "SearchProgress",
     "SearchState",
     "SerialExecutor",
@@ -57,11 +85,11 @@ __all__ = [
     "SuccessiveHalving",
     "Trial",
     "TrialOutcome",
+    "TrialRecorder",
     "best_so_far",
     "best_trial",
     "evaluate_point",
     "export_config",
-    "make_executor",
     "plot_trajectory",
     "plot_weights",
     "point_key",

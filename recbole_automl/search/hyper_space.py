@@ -19,6 +19,8 @@ is read as RecBole reads it, so its ``loguniform`` bounds are natural logarithms
     embedding_size choice [64,96,128]
 
 A point is a flat dict of the active keys, e.g. ``{"learner": "sgd", "momentum": 0.3}``.
+Sampling and TPE go through hyperopt: :mod:`recbole_automl.search.tpe` translates the
+space.
 """
 
 import ast
@@ -29,8 +31,8 @@ from typing import Any, Optional
 import numpy as np
 import yaml
 
+from recbole_automl.search.errors import SearchError
 from recbole_automl.search.space import Space
-from recbole_automl.utils import ConfigError
 
 DISTRIBUTIONS = ("choice", "uniform", "loguniform", "quniform")
 # Keys that change how the dataset is loaded, filtered or split: trials must share one
@@ -55,13 +57,19 @@ class Param:
     conditions: Optional[list] = None  # for a conditional choice: one list of Params per option
     label: str = ""  # unique name in hyperopt's space (prefixed inside a condition)
 
+    def number(self, value):
+        """A drawn value as the point holds it: an int for integer quniform bounds."""
+        if self.kind == "quniform":
+            return _number(value, self.args)
+        return float(value)
+
     def grid(self):
         if self.kind == "choice":
             return list(self.args)
         if self.kind == "quniform":
             low, high, q = self.args
             return [_number(v, self.args) for v in np.arange(low, high + q / 2, q)]
-        raise ConfigError(
+        raise SearchError(
             f"Grid search needs a finite set of values: '{self.name}' is {self.kind}; "
             f"give it as choice or quniform."
         )
@@ -87,7 +95,7 @@ class HyperSpace(Space):
             with open(path) as f:
                 text = f.read()
         except OSError as error:
-            raise ConfigError(
+            raise SearchError(
                 f"Config key 'params_file': cannot read {path!r} ({error})."
             ) from None
         try:
@@ -95,9 +103,9 @@ class HyperSpace(Space):
         except yaml.YAMLError as error:
             try:  # RecBole's params-file format need not be valid YAML
                 return cls.from_recbole(text)
-            except ConfigError:
+            except SearchError:
                 first = str(error).splitlines()[0]
-                raise ConfigError(
+                raise SearchError(
                     f"Config key 'params_file': {path!r} is not valid YAML ({first}) nor "
                     "RecBole's params-file format ('name kind values' lines)."
                 ) from None
@@ -109,7 +117,7 @@ class HyperSpace(Space):
     def from_dict(cls, data):
         params, fixed = _parse_entries(data, "")
         if not params:
-            raise ConfigError(
+            raise SearchError(
                 f"The search space has no searched key: give at least one key as "
                 f"{{kind: values}} with kind one of {list(DISTRIBUTIONS)}."
             )
@@ -130,14 +138,14 @@ class HyperSpace(Space):
                 else:
                     args = [float(v) for v in value.split(",")]
             except (ValueError, SyntaxError):
-                raise ConfigError(
+                raise SearchError(
                     f"Params file line {number}: cannot read {value!r} for {name}."
                 ) from None
             if kind == "loguniform" and len(args) == 2:
                 args = [math.exp(args[0]), math.exp(args[1])]
             params.append(_parse_param(name, {kind: args}, ""))
         if not params:
-            raise ConfigError(
+            raise SearchError(
                 "Config key 'params_file': the file has no searched key: give a YAML mapping "
                 "{key: {choice|uniform|loguniform|quniform: ...}} or RecBole's 'name kind "
                 "values' lines."
@@ -157,10 +165,9 @@ class HyperSpace(Space):
         return list(dict.fromkeys(names))
 
     def sample(self, rng):
-        from hyperopt.pyll import stochastic
+        from recbole_automl.search.tpe import sample  # hyperopt's sampler, imported on use
 
-        vals = stochastic.sample(self.to_hyperopt(), rng=rng)
-        return self._clean(vals)
+        return sample(self, rng)
 
     def encode(self, point):
         raise TypeError("a hyper-parameter space has no fixed-length encoding")
@@ -173,44 +180,20 @@ class HyperSpace(Space):
     def __len__(self):
         return sum(1 for _ in self.grid())
 
-    def _clean(self, nested):
-        """hyperopt's sampled structure as a flat point of plain Python values."""
-        point = dict(self.fixed)
-        _flatten(self.params, nested, point)
-        return point
-
-    # hyperopt ---------------------------------------------------------------------------
-
-    def to_hyperopt(self):
-        """The space as a hyperopt expression (a dict of ``hp.*`` nodes)."""
-        return _to_hyperopt(self.params)
-
-    def point_from_vals(self, vals):
-        """The point of hyperopt's ``misc['vals']`` (label -> [value] or [])."""
-        point = dict(self.fixed)
-        _from_vals(self.params, vals, point)
-        return point
-
-    def vals_from_point(self, point):
-        """hyperopt's ``vals`` (label -> [value] or []) for a point of this space."""
-        vals = {}
-        _to_vals(self.params, point, vals, active=True)
-        return vals
-
 
 def _parse_entries(data, where):
     params, fixed = [], {}
     for name, spec in data.items():
         name = str(name)
         if name in DATASET_KEYS:
-            raise ConfigError(
+            raise SearchError(
                 f"The search space sets '{name}', which changes the dataset or its split; "
                 f"trials must share one validation split. Remove it from the space."
             )
         if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in DISTRIBUTIONS:
             params.append(_parse_param(name, spec, where))
         elif isinstance(spec, dict) and any(k in DISTRIBUTIONS for k in spec):
-            raise ConfigError(
+            raise SearchError(
                 f"Search space key '{where}{name}' must have exactly one of "
                 f"{list(DISTRIBUTIONS)}, got {sorted(spec)}."
             )
@@ -228,14 +211,14 @@ def _parse_param(name, spec, where):
             for option, sub in args.items():
                 sub_params, sub_fixed = _parse_entries(sub or {}, f"{key}={option}/")
                 if sub_fixed:
-                    raise ConfigError(
+                    raise SearchError(
                         f"Search space key '{key}', option {option!r}: conditional keys "
                         f"{sorted(sub_fixed)} need a distribution ({list(DISTRIBUTIONS)})."
                     )
                 conditions.append(sub_params)
             return Param(name, kind, options, conditions)
         if not isinstance(args, list) or not args:
-            raise ConfigError(
+            raise SearchError(
                 f"Search space key '{key}': choice expects a non-empty list of values "
                 f"(or a mapping option -> conditional keys), got {args!r}."
             )
@@ -247,9 +230,9 @@ def _parse_param(name, spec, where):
         or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in args)
     ):
         shape = "[low, high, q]" if kind == "quniform" else "[low, high]"
-        raise ConfigError(f"Search space key '{key}': {kind} expects {shape}, got {args!r}.")
+        raise SearchError(f"Search space key '{key}': {kind} expects {shape}, got {args!r}.")
     if args[0] >= args[1] or (kind == "loguniform" and args[0] <= 0):
-        raise ConfigError(
+        raise SearchError(
             f"Search space key '{key}': {kind} needs low < high"
             + (" and low > 0" if kind == "loguniform" else "")
             + f", got {args!r}."
@@ -281,66 +264,3 @@ def _grid(params):
         for sub_values in _grid(sub):
             for rest_values in _grid(rest):
                 yield {first.name: value, **sub_values, **rest_values}
-
-
-def _to_hyperopt(params):
-    from hyperopt import hp
-
-    space = {}
-    for p in params:
-        if p.kind == "choice" and p.conditions:
-            space[p.name] = hp.choice(
-                p.label, [{"option": i, **_to_hyperopt(sub)} for i, sub in enumerate(p.conditions)]
-            )
-        elif p.kind == "choice":
-            space[p.name] = hp.choice(p.label, list(range(len(p.args))))
-        elif p.kind == "uniform":
-            space[p.name] = hp.uniform(p.label, *p.args)
-        elif p.kind == "loguniform":
-            space[p.name] = hp.loguniform(p.label, math.log(p.args[0]), math.log(p.args[1]))
-        else:
-            space[p.name] = hp.quniform(p.label, *p.args)
-    return space
-
-
-def _flatten(params, nested, point):
-    for p in params:
-        value = nested[p.name]
-        if p.kind == "choice" and p.conditions:
-            index = value["option"]
-            point[p.name] = p.args[index]
-            _flatten(p.conditions[index], value, point)
-        elif p.kind == "choice":
-            point[p.name] = p.args[value]
-        elif p.kind == "quniform":
-            point[p.name] = _number(value, p.args)
-        else:
-            point[p.name] = float(value)
-
-
-def _from_vals(params, vals, point):
-    for p in params:
-        (value,) = vals[p.label]
-        if p.kind == "choice":
-            point[p.name] = p.args[int(value)]
-            if p.conditions:
-                _from_vals(p.conditions[int(value)], vals, point)
-        elif p.kind == "quniform":
-            point[p.name] = _number(value, p.args)
-        else:
-            point[p.name] = float(value)
-
-
-def _to_vals(params, point, vals, active):
-    for p in params:
-        if not active:
-            vals[p.label] = []
-            continue
-        value = point[p.name]
-        if p.kind == "choice":
-            index = p.args.index(value)
-            vals[p.label] = [index]
-            for i, sub in enumerate(p.conditions or []):
-                _to_vals(sub, point, vals, active=i == index)
-        else:
-            vals[p.label] = [value]

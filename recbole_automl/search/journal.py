@@ -5,7 +5,10 @@ import json
 import os
 from typing import Any, Optional
 
-COMPLETE, FAILED = "complete", "failed"
+COMPLETE, PRUNED, FAILED = "complete", "pruned", "failed"
+# A trial with a validation score: trained to its end, or stopped early by a scheduler.
+# (Journals written before PRUNED existed call ASHA-stopped trials complete.)
+SCORED = (COMPLETE, PRUNED)
 
 
 @dataclasses.dataclass
@@ -16,7 +19,8 @@ class Trial:
         number: position in the search (0, 1, ...).
         round: the strategy's round that proposed it.
         point: the point itself (plain data).
-        status: ``"complete"`` or ``"failed"``.
+        status: ``"complete"`` (trained to its end), ``"pruned"`` (stopped early by a
+            scheduler; its value is its best validation so far) or ``"failed"``.
         value: the validation score (``None`` if failed).
         result: every validation metric of the best epoch.
         curve: the validation score after each evaluation (evenly spaced, the last one
@@ -25,6 +29,7 @@ class Trial:
         seconds: wall-clock seconds spent on it.
         error: why it failed.
         started: wall-clock time it started (Unix seconds).
+        worker: where it ran (``host:pid``), for a search spread over processes or machines.
     """
 
     number: int
@@ -38,14 +43,21 @@ class Trial:
     seconds: float = 0.0
     error: Optional[str] = None
     started: Optional[float] = None
+    worker: Optional[str] = None
 
     @property
     def complete(self):
+        """Trained to its end (not pruned, not failed)."""
         return self.status == COMPLETE
+
+    @property
+    def scored(self):
+        """Has a validation score: complete or pruned."""
+        return self.status in SCORED
 
     def utility(self, bigger):
         """The value to maximise (``None`` for a failed trial)."""
-        if not self.complete:
+        if not self.scored:
             return None
         return self.value if bigger else -self.value
 
@@ -81,8 +93,8 @@ class Journal:
 
 
 def best_trial(trials, bigger):
-    """The complete trial with the best value, or ``None``."""
-    complete = [t for t in trials if t.complete]
-    if not complete:
+    """The scored trial (complete or pruned) with the best value, or ``None``."""
+    scored = [t for t in trials if t.scored]
+    if not scored:
         return None
-    return max(complete, key=lambda t: t.utility(bigger))
+    return max(scored, key=lambda t: t.utility(bigger))

@@ -5,9 +5,10 @@ import traceback
 
 import numpy as np
 
-from recbole_automl.search.executor import SerialExecutor
-from recbole_automl.search.journal import FAILED, Trial, best_trial
-from recbole_automl.search.schedulers import NoScheduler
+from recbole_automl.search.executors import SerialExecutor, worker_name
+from recbole_automl.search.journal import FAILED, PRUNED, Trial
+from recbole_automl.search.recorder import TrialRecorder
+from recbole_automl.search.schedulers import STOP, NoScheduler, StopTraining
 
 
 class TrialOutcome:
@@ -31,16 +32,23 @@ def evaluate_point(objective, point, number, round_index, scheduler=None):
     """Run ``objective(point, report)``; a NaN or an exception fails the trial.
 
     ``report(epoch, score)`` is what the objective calls after each validation (from
-    ``Trainer.fit``'s ``callback_fn``); the ``scheduler`` may stop the trial there. No
-    trial gets a time limit: a search's time cap stops the search from starting trials,
-    never a trial halfway, so a trial's score does not depend on the machine's load.
+    ``Trainer.fit``'s ``callback_fn``). When the ``scheduler`` answers :data:`STOP`,
+    ``report`` raises :class:`StopTraining` (which ends ``Trainer.fit`` with its best epoch
+    so far) and the trial is recorded as pruned. No trial gets a time limit: a search's
+    time cap stops the search from starting trials, never a trial halfway, so a trial's
+    score does not depend on the machine's load.
     """
     scheduler = scheduler or NoScheduler()
     start = time.monotonic()
-    trial = Trial(number=number, round=round_index, point=point, started=round(time.time(), 3))
+    trial = Trial(
+        number=number, round=round_index, point=point, started=round(time.time(), 3),
+        worker=worker_name(),
+    )  # fmt: skip
 
     def report(epoch, score):
-        scheduler.report(number, epoch, score)
+        if scheduler.report(number, epoch, score) == STOP:
+            trial.status = PRUNED
+            raise StopTraining(scheduler.reason)
 
     try:
         outcome = objective(point, report)
@@ -56,26 +64,15 @@ def evaluate_point(objective, point, number, round_index, scheduler=None):
 
 
 def run_search(
-    objective,
-    space,
-    strategy,
-    budget,
-    journal,
-    *,
-    bigger=True,
-    seed=0,
-    batch_size=1,
-    progress=None,
-    logger=None,
-    executor=None,
-    scheduler=None,
-):
+    objective, space, strategy, budget, journal, *, bigger=True, seed=0, batch_size=1,
+    progress=None, logger=None, executor=None, scheduler=None,
+):  # fmt: skip
     """Search ``space`` with ``strategy`` until ``budget`` is spent; return all trials.
 
     Rounds are replayed from the journal: round ``r`` draws with a generator seeded by
     ``(seed, r)`` and the strategy has been told exactly the trials of earlier rounds, so a
     rerun proposes the same points and takes finished ones from the journal instead of
-    evaluating them again.
+    evaluating them again (on any executor).
 
     Args:
         objective (callable): ``objective(point, report) -> TrialOutcome``;
@@ -90,22 +87,18 @@ def run_search(
         batch_size (int): points asked per round.
         progress (SearchProgress, optional): updated after each trial.
         logger (logging.Logger, optional): one line per trial.
-        executor (optional): runs the trials of a round; :class:`SerialExecutor` by default.
-            An executor with a ``search`` method (Ray Tune) runs the whole search itself.
-        scheduler (optional): stops bad trials early (:class:`SuccessiveHalving`).
+        executor (Executor, optional): runs the trials of a round; serial by default.
+        scheduler (Scheduler, optional): stops bad trials early (:class:`SuccessiveHalving`).
 
     Returns:
         list of Trial: every trial of this search, in order.
     """
     executor = executor or SerialExecutor()
     scheduler = scheduler or NoScheduler()
-    if hasattr(executor, "search"):
-        return executor.search(
-            objective, space, strategy, budget, journal,
-            bigger=bigger, seed=seed, progress=progress, logger=logger, scheduler=scheduler,
-        )  # fmt: skip
     recorded = {space.key(t.point): t for t in journal.load()} if journal else {}
-    finish = TrialRecorder(budget, journal, bigger, progress, logger, scheduler)
+    recorder = TrialRecorder(
+        budget, journal, bigger=bigger, progress=progress, logger=logger, scheduler=scheduler
+    )
     trials, told = [], set()
     round_index = 0
 
@@ -116,12 +109,8 @@ def run_search(
             break  # the space is exhausted
         if budget.max_trials is not None:
             points = points[: budget.max_trials - budget.trials]
-        done = {}
-        for i, point in enumerate(points):
-            if space.key(point) in recorded:
-                done[i] = recorded[space.key(point)]
-                budget.credit(done[i].seconds)
-                finish(done[i], reused=True)
+        done = {i: recorded[space.key(p)] for i, p in enumerate(points) if space.key(p) in recorded}
+        recorder.replay(done[i] for i in sorted(done))
         pending = [i for i in range(len(points)) if i not in done]
         first = len(trials)
 
@@ -136,43 +125,10 @@ def run_search(
 
         for i, trial in zip(pending, executor.map(evaluate, jobs())):
             done[i] = trial
-            finish(trial, reused=False)
+            recorder.record(trial)
         for i in sorted(done):
             trials.append(done[i])
             told.add(space.key(done[i].point))
             strategy.tell(done[i].point, done[i].utility(bigger))
         round_index += 1
     return trials
-
-
-class TrialRecorder:
-    """What happens to every finished trial, wherever it ran: it is journaled (unless it
-    came from the journal), counted against the budget, shown to the scheduler, logged and
-    shown on the progress bar. ``finished`` holds the trials in the order they finished."""
-
-    def __init__(self, budget, journal, bigger, progress=None, logger=None, scheduler=None):
-        self.budget, self.journal, self.bigger = budget, journal, bigger
-        self.progress, self.logger = progress, logger
-        self.scheduler = scheduler or NoScheduler()
-        self.finished = []
-
-    def __call__(self, trial, reused):
-        if self.journal is not None and not reused:
-            self.journal.append(trial)
-        self.budget.count()
-        self.finished.append(trial)
-        self.scheduler.observe(trial)
-        if self.logger is not None:
-            self.logger.info(describe_trial(trial, self.budget, reused))
-        if self.progress is not None:
-            self.progress.update(trial, best_trial(self.finished, self.bigger), self.budget)
-
-
-def describe_trial(trial, budget, reused):
-    total = f"/{budget.max_trials}" if budget.max_trials else ""
-    if trial.complete:
-        outcome = f"valid score {trial.value:.4f} ({trial.epochs} epochs)"
-    else:
-        outcome = f"failed: {trial.error}"
-    source = " (from the journal)" if reused else ""
-    return f"trial {budget.trials}{total}{source} {outcome} in {trial.seconds:.1f} s: {trial.point}"

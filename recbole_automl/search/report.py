@@ -45,10 +45,10 @@ def _save(fig, path):
 
 
 def best_so_far(trials, bigger):
-    """Best value after each trial (NaN until the first complete one)."""
+    """Best value after each trial (NaN until the first scored one)."""
     best, out = None, []
     for trial in trials:
-        if trial.complete and (best is None or (trial.value > best) == bigger):
+        if trial.scored and (best is None or (trial.value > best) == bigger):
             best = trial.value
         out.append(np.nan if best is None else best)
     return np.array(out)

@@ -1,29 +1,49 @@
 """Schedulers decide, epoch by epoch, whether a running trial goes on.
 
-A trial reports its validation score through RecBole's ``Trainer.fit(callback_fn=...)``;
-a scheduler that wants it stopped raises :class:`StopTraining`, which
-:func:`recbole_automl.trainer.stopping.fit` turns into the end of training with the best
-epoch so far.
+A trial reports its validation score after each evaluation (RecBole's
+``Trainer.fit(callback_fn=...)``); :meth:`Scheduler.report` answers :data:`CONTINUE` or
+:data:`STOP`. The search loop turns a stop into :class:`StopTraining`, which ends
+``Trainer.fit`` with the best epoch so far, and records the trial as pruned. A scheduler's
+state is rebuilt from finished trials (:meth:`Scheduler.observe`): those replayed from a
+journal, or those that ran in other processes.
 """
 
+from abc import ABC, abstractmethod
+
 import numpy as np
+
+from recbole_automl.search.errors import SearchError
+
+CONTINUE, STOP = "continue", "stop"
 
 
 class StopTraining(Exception):
     """Raised by a ``callback_fn`` to end ``Trainer.fit`` after the current validation."""
 
 
-class NoScheduler:
-    """Every trial trains until its own end (epochs, early stopping, time limit)."""
+class Scheduler(ABC):
+    """Base class: decides after each report whether a trial goes on."""
+
+    #: Why the last trial told :data:`STOP` was stopped.
+    reason = ""
+
+    @abstractmethod
+    def report(self, number, epoch, score):
+        """Trial ``number`` scored ``score`` after ``epoch`` epochs: :data:`CONTINUE` or
+        :data:`STOP`."""
+
+    def observe(self, trial):  # noqa: B027 (optional: most schedulers learn nothing)
+        """Learn from a finished trial (its curve); recording one twice changes nothing."""
+
+
+class NoScheduler(Scheduler):
+    """Every trial trains until its own end (epochs, early stopping)."""
 
     def report(self, number, epoch, score):
-        pass
-
-    def observe(self, trial):
-        pass
+        return CONTINUE
 
 
-class SuccessiveHalving:
+class SuccessiveHalving(Scheduler):
     """Asynchronous successive halving (ASHA; Li et al., MLSys 2020), stopping variant.
 
     Rungs sit at ``min_epochs * reduction_factor ** k`` epochs below ``max_epochs``. A trial
@@ -42,7 +62,7 @@ class SuccessiveHalving:
 
     def __init__(self, min_epochs, max_epochs, reduction_factor=3, bigger=True):
         if min_epochs < 1 or reduction_factor < 2:
-            raise ValueError("min_epochs must be >= 1 and reduction_factor >= 2")
+            raise SearchError("ASHA needs min_epochs >= 1 and reduction_factor >= 2")
         self.min_epochs, self.max_epochs = min_epochs, max_epochs
         self.rungs = {}
         rung = min_epochs
@@ -53,14 +73,15 @@ class SuccessiveHalving:
         self.bigger = bigger
 
     def report(self, number, epoch, score):
-        """Record trial ``number``'s ``score`` after ``epoch`` epochs; raise to stop it."""
         for rung, scores in self.rungs.items():
             if epoch < rung or number in scores:
                 continue
             others = [s for n, s in scores.items() if n != number]
             scores[number] = score
             if others and self._below_cutoff(score, others):
-                raise StopTraining(f"successive halving: {score:.4f} below rung {rung}'s cutoff")
+                self.reason = f"successive halving: {score:.4f} below rung {rung}'s cutoff"
+                return STOP
+        return CONTINUE
 
     def observe(self, trial):
         """Record a finished trial's curve (evenly spaced validations, the last after

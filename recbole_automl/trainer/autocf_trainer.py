@@ -12,71 +12,34 @@ only used after that, by whoever calls ``evaluate``.
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
-from recbole_automl.config import derive_config
+from recbole_automl.methods.searching import run_configured_search, train_trial
 from recbole_automl.model.general_recommender.autocf import SPACE, AutoCF
-from recbole_automl.search import (
-    BranchSpace,
-    CategoricalSpace,
-    GridStrategy,
-    PredictorStrategy,
-    RandomStrategy,
-    export_config,
-)
-from recbole_automl.trainer.searching import (
-    check_choice,
-    exported_config,
-    run_configured_search,
-    search_folder,
-    train_trial,
-)
-from recbole_automl.utils import reseed
-
-STRATEGIES = ("arsp", "random", "grid")
-# AutoCF's run key also ignores the full training's epochs: candidates use search_epochs.
-RUN_KEY_IGNORES = ("epochs",)
+from recbole_automl.search import BranchSpace, CategoricalSpace
+from recbole_automl.trainer.searching_trainer import SearchingTrainer
+from recbole_automl.utils import derive_config, reseed
 
 
-class AutoCFTrainer(Trainer):
+class AutoCFTrainer(SearchingTrainer):
     """RecBole ``Trainer`` for :class:`AutoCF`; searches the architecture when it is ``~``."""
 
-    def fit(self, train_data, valid_data=None, **kwargs):
-        if self.config["architecture"] is None:
-            best = self.search(
-                train_data, valid_data, show_progress=kwargs.get("show_progress", False)
-            )
-            self._use_architecture(best.point, train_data)
-        return super().fit(train_data, valid_data, **kwargs)
+    search_name = "AutoCF"
+    run_key_ignores = ("epochs",)  # candidates train for search_epochs
+    export_prefixes = ("search_", "arsp_")
 
-    @property
-    def search_dir(self):
-        """Where the journal, plot and exported config of this search live."""
-        return search_folder(self.config, f"AutoCF-{self.config['dataset']}", RUN_KEY_IGNORES)
+    def needs_search(self):
+        return self.config["architecture"] is None
 
     def search(self, train_data, valid_data, show_progress=False):
         """Run the architecture search; return the best :class:`~recbole_automl.search.Trial`."""
-        config = self.config
+        config, folder = self.config, self.search_dir
         space = BranchSpace(CategoricalSpace(SPACE), config["search_max_branches"])
-        strategy_name = check_choice(config, "search_strategy", STRATEGIES)
-        if strategy_name == "arsp":
-            strategy = PredictorStrategy(
-                space, k2=config["arsp_k2"], steps=config["arsp_predictor_epochs"],
-                seed=config["seed"],
-            )  # fmt: skip
-        elif strategy_name == "random":
-            strategy = RandomStrategy(space)
-        else:
-            strategy = GridStrategy(space, space.grid(), seed=config["seed"])
-        folder = self.search_dir
-        objective = CandidateObjective(config, train_data, valid_data)
         trials, best = run_configured_search(
-            config, "AutoCF search", objective, space, strategy, folder,
-            bigger=self.valid_metric_bigger, logger=self.logger, show_progress=show_progress,
-            batch_size=config["arsp_k1"], max_epochs=config["search_epochs"],
+            config, "AutoCF search", CandidateObjective(config, train_data, valid_data), space,
+            folder, bigger=self.valid_metric_bigger, logger=self.logger,
+            show_progress=show_progress, batch_size=config["arsp_k1"],
+            max_epochs=config["search_epochs"],
         )  # fmt: skip
-        exported = export_config(
-            exported_config(config, ("search_", "arsp_"), architecture=best.point),
-            f"{folder}/best.yaml",
-        )
+        exported = self.export(architecture=best.point)
         self.logger.info(
             set_color("best architecture", "yellow")
             + f": {best.point} (valid {config['valid_metric']} {best.value:.4f}); "
@@ -84,12 +47,14 @@ class AutoCFTrainer(Trainer):
         )
         return best
 
-    def _use_architecture(self, architecture, train_data):
-        """Make ``architecture`` the model this trainer trains (from scratch) and saves."""
-        self.config["architecture"] = architecture
-        reseed(self.config, train_data)
-        self.model = AutoCF(self.config, train_data._dataset).to(self.device)
-        self.optimizer = self._build_optimizer(params=self.model.parameters())
+    def adopt(self, found, train_data):
+        self.rebuild(train_data, architecture=found.point)
+
+    def summarise(self, found):
+        if found is None:
+            return None
+        return {"architecture": found.point, "valid_score": found.value,
+                "folder": self.search_dir}  # fmt: skip
 
 
 class CandidateObjective:

@@ -25,13 +25,10 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from recbole_automl.methods.searching import search_folder
 from recbole_automl.search import plot_weights
 from recbole_automl.search.report import plot_against_frequency
 from recbole_automl.trainer.one_shot import OneShotTrainer, split_validation, validation_batches
-from recbole_automl.trainer.searching import search_folder
-from recbole_automl.utils import ConfigError
-
-SIMULATED_LEARNERS = ("adam", "sgd")
 
 
 class LambdaOptBPRTrainer(OneShotTrainer):
@@ -43,12 +40,7 @@ class LambdaOptBPRTrainer(OneShotTrainer):
         super().__init__(config, model, folder)
         self.optimizer = self._build_optimizer(params=model.embedding_parameters())
         self.lambda_optimizer = None
-        if model.learned:
-            if self.learner.lower() not in SIMULATED_LEARNERS:
-                raise ConfigError(
-                    f"Config key 'learner' must be one of {list(SIMULATED_LEARNERS)} for "
-                    f"LambdaOptBPR (its step is simulated), got {self.learner!r}."
-                )
+        if model.learned:  # learner is adam or sgd (LambdaOptBPR.checks.yaml): simulated
             self.lambda_optimizer = torch.optim.Adam(
                 model.lambda_parameters(), lr=config["lambda_learning_rate"], amsgrad=True
             )
@@ -69,21 +61,22 @@ class LambdaOptBPRTrainer(OneShotTrainer):
                 means[side] = float(tensor.detach().mean())
         return {"lambda": means}
 
-    def fit(self, train_data, valid_data=None, **kwargs):
-        if self.model.learned:
-            # The coefficients learn on part of the validation split; the model is selected
-            # (early stopping) on the rest: selecting on the part they were fitted to
-            # rewards them for fitting it (with DUI, valid NDCG@10 0.69 vs test 0.25).
-            ratio = self.config["lambda_valid_ratio"]
-            part, selection = split_validation(self.config, valid_data, ratio)
-            self.valid_batches = validation_batches(self.config, train_data, valid_data, part)
-            valid_data = selection
-        result = super().fit(train_data, valid_data, **kwargs)
+    def selection_data(self, train_data, valid_data):
+        """With learned coefficients: they learn on a part of the validation split, and the
+        model is selected (early stopping) on the rest: selecting on the part they were
+        fitted to rewards them for fitting it (with DUI, valid NDCG@10 0.69 vs test 0.25)."""
+        if not self.model.learned:
+            return valid_data
+        ratio = self.config["lambda_valid_ratio"]
+        part, selection = split_validation(self.config, valid_data, ratio)
+        self.valid_batches = validation_batches(self.config, train_data, valid_data, part)
+        return selection
+
+    def after_search(self, train_data):
         if self.model.learned and self.trials:
             plot_weights(self.trials, os.path.join(self.folder, "lambda.png"), key="lambda",
                          ylabel="mean coefficient")  # fmt: skip
             self._report_coefficients(train_data._dataset)
-        return result
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         if self.model.learned:

@@ -12,16 +12,16 @@ from recbole.data.utils import get_dataloader
 from recbole.sampler import Sampler
 from recbole.trainer import Trainer
 
-from recbole_automl.config import derive_config
 from recbole_automl.search import (
     Budget,
     SearchProgress,
     SearchState,
     StopTraining,
     Trial,
-    best_trial,
+    TrialRecorder,
     plot_trajectory,
 )
+from recbole_automl.utils import derive_config
 
 
 def search_config(config):
@@ -40,8 +40,10 @@ class OneShotTrainer(Trainer):
 
     A subclass says what the search would choose now (:meth:`point`, plain data) and, if it
     steps more than ``self.optimizer``, which optimizers its state includes
-    (:meth:`optimizers`). The budget is ``epochs`` (with RecBole's early stopping on the
-    validation metric) and ``search_time`` seconds. After ``fit``, ``trials`` holds one
+    (:meth:`optimizers`); it may select on other data than ``valid_data``
+    (:meth:`selection_data`) and report on the search when it ends (:meth:`after_search`).
+    The budget is ``epochs`` (with RecBole's early stopping on the validation metric) and
+    ``search_time`` seconds. After ``fit``, ``trials`` holds one
     :class:`~recbole_automl.search.Trial` per validation, those of earlier runs included.
 
     Resuming: after each validation the trainer's state (model, optimizers, epoch, early
@@ -67,6 +69,13 @@ class OneShotTrainer(Trainer):
         """The optimizers whose state a checkpoint holds, by name."""
         return {"optimizer": self.optimizer}
 
+    def selection_data(self, train_data, valid_data):
+        """The data validations (and so early stopping and selection) run on."""
+        return valid_data
+
+    def after_search(self, train_data):
+        """Called at the end of ``fit``, with ``self.trials``; may set ``search_summary``."""
+
     def _valid_epoch(self, valid_data, show_progress=False):
         score, self.last_valid_result = super()._valid_epoch(valid_data, show_progress)
         return score, self.last_valid_result
@@ -80,39 +89,42 @@ class OneShotTrainer(Trainer):
         show_progress=False,
         callback_fn=None,
     ):
-        self.trials = trials = self._resume()
-        budget = Budget(max_seconds=self.config["search_time"]).replay(trials)
+        valid_data = self.selection_data(train_data, valid_data)
         title = f"{self.config['model']} search"
-        progress = SearchProgress(self.epochs, title, not show_progress, done=len(trials))
+        recorder = TrialRecorder(
+            Budget(max_seconds=self.config["search_time"]), self.state,
+            bigger=self.valid_metric_bigger,
+            progress=SearchProgress(self.epochs, title, not show_progress),
+        )  # fmt: skip
+        recorder.replay(self._resume())
+        self.trials = recorder.finished
         last = [time.monotonic()]
 
         def record(epoch_idx, score):
             now = time.monotonic()
             trial = Trial(
-                number=len(trials), round=0, point=self.point(), value=float(score),
+                number=len(self.trials), round=0, point=self.point(), value=float(score),
                 result={k: float(v) for k, v in self.last_valid_result.items()},
                 curve=[float(score)], epochs=epoch_idx + 1, seconds=round(now - last[0], 3),
                 started=round(time.time() - (now - last[0]), 3),
             )  # fmt: skip
             last[0] = now
-            self._save(epoch_idx, trial)
-            trials.append(trial)
-            budget.count()
-            progress.update(trial, best_trial(trials, self.valid_metric_bigger), budget)
+            recorder.record(trial, checkpoint=self._checkpoint(epoch_idx))
             if callback_fn is not None:
                 callback_fn(epoch_idx, score)
-            if budget.exhausted:
-                raise StopTraining(f"search_time of {budget.max_seconds} s spent")
+            if recorder.budget.exhausted:
+                raise StopTraining(f"search_time of {recorder.budget.max_seconds} s spent")
 
         ended = self.start_epoch >= self.epochs or self.cur_step > self.stopping_step
         try:
-            if not ended and not budget.exhausted:
+            if not ended and not recorder.budget.exhausted:
                 super().fit(train_data, valid_data, verbose, saved, show_progress, record)
         except StopTraining as stop:
             self.logger.info(f"Training stopped: {stop}")
         finally:
-            progress.close()
+            recorder.progress.close()
             self.tensorboard.close()
+        self.after_search(train_data)
         return self.best_valid_score, self.best_valid_result
 
     def search(self, train_data, valid_data, show_progress=False):
@@ -127,8 +139,8 @@ class OneShotTrainer(Trainer):
             plot_trajectory(runs, path, self.config["valid_metric"], self.valid_metric_bigger)
         return self.trials
 
-    def _save(self, epoch_idx, trial):
-        state = {
+    def _checkpoint(self, epoch_idx):
+        return {
             "epoch": epoch_idx,
             "cur_step": int(self.cur_step),
             "best_valid_score": float(self.best_valid_score),
@@ -136,7 +148,6 @@ class OneShotTrainer(Trainer):
             "state_dict": self.model.state_dict(),
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers().items()},
         }
-        self.state.save(state, trial)
 
     def _resume(self):
         state, trials = self.state.load(self.device)

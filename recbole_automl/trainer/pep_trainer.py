@@ -12,20 +12,13 @@ test split is only used after that, by whoever calls ``evaluate``.
 """
 
 import os
-import time
 
 import torch
-from recbole.trainer import Trainer
 from recbole.utils import set_color
 
-from recbole_automl.model.context_aware_recommender.pep import PEP
 from recbole_automl.search import StopTraining
 from recbole_automl.trainer.one_shot import OneShotTrainer, search_config
-from recbole_automl.trainer.searching import search_folder
-from recbole_automl.utils import ConfigError, reseed
-
-# Keys that do not change the search: what is retrained, and the budgets.
-RUN_KEY_IGNORES = ("pep_target", "epochs", "search_epochs")
+from recbole_automl.trainer.searching_trainer import SearchingTrainer
 
 
 def mask_file(folder, target):
@@ -74,64 +67,50 @@ class PruningSearchTrainer(OneShotTrainer):
         return self.model.calculate_loss(interaction)
 
 
-class PEPTrainer(Trainer):
+class PEPTrainer(SearchingTrainer):
     """RecBole ``Trainer`` for :class:`PEP`: search (unless done), then retrain with a mask.
 
     After ``fit``, ``search_summary`` holds the target, the parameter counts and the
     seconds of the search and of the retraining.
     """
 
-    def __init__(self, config, model):
-        super().__init__(config, model)
-        self.search_summary = None
+    run_key_ignores = ("pep_target", "epochs", "search_epochs")  # what is retrained, budgets
 
     @property
-    def search_dir(self):
-        name = f"PEP-{self.config['base_model']}-{self.config['dataset']}"
-        return search_folder(self.config, name, RUN_KEY_IGNORES)
+    def search_name(self):
+        return f"PEP-{self.config['base_model']}"
 
-    def fit(self, train_data, valid_data=None, **kwargs):
+    def search(self, train_data, valid_data, show_progress=False):
+        """Search the masks unless the one of ``pep_target`` is saved; return its file."""
         config, folder = self.config, self.search_dir
         targets, target = config["pep_targets"], config["pep_target"]
-        if target not in targets:
-            raise ConfigError(f"Config key 'pep_target' must be one of {targets}, got {target!r}.")
-        initial = os.path.join(folder, "initial.pt")
-        start = time.monotonic()
         if not os.path.exists(mask_file(folder, target)):
-            self._search(
-                train_data, valid_data, initial, targets, kwargs.get("show_progress", False)
-            )
-        search_seconds = time.monotonic() - start
+            initial = os.path.join(folder, "initial.pt")
+            if not os.path.exists(initial):
+                os.makedirs(folder, exist_ok=True)
+                torch.save(self.model.state_dict(), initial)  # step 0, to rewind to
+            self.logger.info(set_color("PEP search", "green") + f": targets {targets}, in {folder}")
+            searcher = PruningSearchTrainer(search_config(config), self.model, folder, targets)
+            searcher.search(train_data, valid_data, show_progress)
         if not os.path.exists(mask_file(folder, target)):
             raise RuntimeError(
                 f"the PEP search did not prune to pep_target {target} within search_epochs "
                 f"{config['search_epochs']}; raise search_epochs or threshold_init ({folder})"
             )
-        # The lottery ticket: every weight back to its step-0 value, the mask kept.
-        reseed(config, train_data)
-        self.model = PEP(config, train_data._dataset).to(self.device)
+        return mask_file(folder, target)
+
+    def adopt(self, found, train_data):
+        """The lottery ticket: every weight back to its step-0 value, the mask kept."""
+        initial = os.path.join(self.search_dir, "initial.pt")
+        self.rebuild(train_data)
         self.model.load_state_dict(torch.load(initial, map_location=self.device))
-        self.model.fix(torch.load(mask_file(folder, target), map_location=self.device))
+        self.model.fix(torch.load(found, map_location=self.device))
         self.optimizer = self._build_optimizer(params=self.model.parameters())
-        start = time.monotonic()
-        result = super().fit(train_data, valid_data, **kwargs)
-        self.search_summary = {
-            "target": target,
+
+    def summarise(self, found):
+        return {
+            "target": self.config["pep_target"],
             "embedding_nonzero": self.model.embedding_nonzero(),
             "embedding_total": self.model.embedding_size_total(),
             "parameters": self.model.parameter_count(),
-            "search_seconds": round(search_seconds, 3),
-            "retrain_seconds": round(time.monotonic() - start, 3),
         }
-        self.logger.info(set_color("PEP", "yellow") + f": {self.search_summary}")
-        return result
-
-    def _search(self, train_data, valid_data, initial, targets, show_progress):
-        config = self.config
-        if not os.path.exists(initial):
-            os.makedirs(os.path.dirname(initial), exist_ok=True)
-            torch.save(self.model.state_dict(), initial)  # step 0, to rewind to
-        folder = os.path.dirname(initial)
-        self.logger.info(set_color("PEP search", "green") + f": targets {targets}, in {folder}")
-        searcher = PruningSearchTrainer(search_config(config), self.model, folder, targets)
-        searcher.search(train_data, valid_data, show_progress)

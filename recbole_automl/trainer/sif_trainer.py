@@ -12,21 +12,12 @@ validation) and exported as a YAML config. The test split is only used after tha
 ``evaluate``.
 """
 
-import time
-
 import torch
-from recbole.trainer import Trainer
 from recbole.utils import set_color
 
-from recbole_automl.model.general_recommender.sif import SIF
-from recbole_automl.search import export_config, plot_weights
+from recbole_automl.search import plot_weights
 from recbole_automl.trainer.one_shot import OneShotTrainer, search_config, validation_batches
-from recbole_automl.trainer.searching import exported_config, search_folder
-from recbole_automl.utils import reseed
-
-# Keys that do not change a search: the retraining's epochs, and the search's epochs are its
-# budget (a rerun with more extends the journal).
-RUN_KEY_IGNORES = ("epochs", "search_epochs")
+from recbole_automl.trainer.searching_trainer import SearchingTrainer
 
 
 class SupernetTrainer(OneShotTrainer):
@@ -60,41 +51,21 @@ class SupernetTrainer(OneShotTrainer):
         return self.model.calculate_loss(interaction)
 
 
-class SIFTrainer(Trainer):
+class SIFTrainer(SearchingTrainer):
     """RecBole ``Trainer`` for :class:`SIF`; searches the interaction first when it is ``~``.
 
-    After a search, ``search_summary`` holds its seconds, epochs and result, and
-    ``fit`` adds the seconds of the stand-alone retraining.
+    After a search, ``search_summary`` holds the found interaction, its validation score,
+    the epochs and seconds of the search (its trials' seconds) and of the retraining.
     """
 
-    def __init__(self, config, model):
-        super().__init__(config, model)
-        self.search_summary = None
+    search_name = "SIF"
+    # The retraining's epochs, and the search's epochs are its budget (a rerun with more
+    # extends the journal).
+    run_key_ignores = ("epochs", "search_epochs")
+    export_prefixes = ("search_", "arch_")
 
-    def fit(self, train_data, valid_data=None, **kwargs):
-        if self.config["interaction"] is None:
-            found = self.search(
-                train_data, valid_data, show_progress=kwargs.get("show_progress", False)
-            )
-            self._use_architecture(found.point, train_data)
-        start = time.monotonic()
-        result = super().fit(train_data, valid_data, **kwargs)
-        if self.search_summary is not None:
-            summary = self.search_summary
-            summary["retrain_seconds"] = round(time.monotonic() - start, 3)
-            cost = (summary["search_seconds"] + summary["retrain_seconds"]) / summary[
-                "retrain_seconds"
-            ]
-            self.logger.info(
-                f"SIF: search {summary['search_seconds']:.1f} s + retraining "
-                f"{summary['retrain_seconds']:.1f} s = {cost:.2f} x one stand-alone training"
-            )
-        return result
-
-    @property
-    def search_dir(self):
-        """Where the journal, checkpoint, plots and exported config of this search live."""
-        return search_folder(self.config, f"SIF-{self.config['dataset']}", RUN_KEY_IGNORES)
+    def needs_search(self):
+        return self.config["interaction"] is None
 
     def search(self, train_data, valid_data, show_progress=False):
         """Train the supernet (or resume it); return the last epoch's :class:`Trial`."""
@@ -105,21 +76,12 @@ class SIFTrainer(Trainer):
         )
         valid_batches = validation_batches(config, train_data, valid_data)
         supernet = SupernetTrainer(search_config(config), self.model, folder, valid_batches)
-        trials = supernet.search(train_data, valid_data, show_progress)
-        if not trials:
+        self.trials = supernet.search(train_data, valid_data, show_progress)
+        if not self.trials:
             raise RuntimeError(f"the SIF search validated no epoch; see {folder}")
-        found = trials[-1]  # the final argmax of the operation weights, as in the paper
-        plot_weights(trials, f"{folder}/operation_weights.png")
-        keys = {k: found.point[k] for k in ("interaction", "interaction_mlp")}
-        exported = export_config(
-            exported_config(config, ("search_", "arch_"), **keys), f"{folder}/best.yaml"
-        )
-        self.search_summary = {
-            "search_seconds": round(sum(t.seconds for t in trials), 3),
-            "search_epochs": len(trials),
-            "interaction": found.point["interaction"],
-            "valid_score": found.value,
-        }
+        found = self.trials[-1]  # the final argmax of the operation weights, as in the paper
+        plot_weights(self.trials, f"{folder}/operation_weights.png")
+        exported = self.export(**self._keys(found))
         self.logger.info(
             set_color("found interaction", "yellow")
             + f": {found.point['interaction']} (epoch {found.epochs}, valid "
@@ -128,10 +90,19 @@ class SIFTrainer(Trainer):
         )
         return found
 
-    def _use_architecture(self, point, train_data):
-        """Make the stand-alone model of ``point`` the one this trainer trains from scratch."""
-        self.config["interaction"] = point["interaction"]
-        self.config["interaction_mlp"] = point["interaction_mlp"]
-        reseed(self.config, train_data)
-        self.model = SIF(self.config, train_data._dataset).to(self.device)
-        self.optimizer = self._build_optimizer(params=self.model.parameters())
+    def adopt(self, found, train_data):
+        self.rebuild(train_data, **self._keys(found))
+
+    def summarise(self, found):
+        if found is None:
+            return None
+        return {
+            "search_seconds": round(sum(t.seconds for t in self.trials), 3),
+            "search_epochs": len(self.trials),
+            "interaction": found.point["interaction"],
+            "valid_score": found.value,
+        }
+
+    @staticmethod
+    def _keys(found):
+        return {k: found.point[k] for k in ("interaction", "interaction_mlp")}

@@ -22,9 +22,9 @@ from recbole.model.abstract_recommender import ContextRecommender
 from recbole.model.layers import FMFirstOrderLinear
 from recbole.utils import FeatureSource, FeatureType
 
-from recbole_automl.model.abstract_recommender import ContextWrapper
+from recbole_automl.model.abstract_recommender import ContextWrapper, base_model_class
 from recbole_automl.model.feature_cross import FeatureCrosser, FeatureProducer
-from recbole_automl.utils import ConfigError, get_model
+from recbole_automl.utils import ConfigError
 
 # Where the crosses go: only the base model's first-order (linear) part, as Wide & Deep
 # crosses features for its wide part only, or every part (its embeddings too).
@@ -70,15 +70,10 @@ class AutoCross(ContextWrapper):
             fields[name] = (kind, len(vocabulary) + 1, length)
         crossed = with_token_fields(dataset, fields)
         placement = config["autocross_placement"]
-        if placement not in PLACEMENTS:
-            raise ConfigError(
-                f"Config key 'autocross_placement' must be one of {list(PLACEMENTS)}, "
-                f"got {placement!r}."
-            )
         if placement == "all":
             super().__init__(config, dataset, crossed)
         else:  # the crosses in the first-order part only, Wide & Deep's placement
-            base_class = get_model(config["base_model"])
+            base_class = base_model_class(config["base_model"])
             linear = "self.first_order_linear(" in inspect.getsource(base_class)
             if issubclass(base_class, ContextRecommender) and not linear:
                 raise ConfigError(

@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from recbole_automl.model.abstract_recommender import ContextWrapper
-from recbole_automl.model.layers import THRESHOLD_GRANULARITIES, PrunedEmbedding
-from recbole_automl.utils import ConfigError
+from recbole_automl.model.layers import PrunedEmbedding
 
 
 def _fields_of_rows(field_dims):
@@ -48,11 +47,6 @@ class PEP(ContextWrapper):
 
     def __init__(self, config, dataset):
         granularity = config["threshold_granularity"]  # which weights share a threshold
-        if granularity not in THRESHOLD_GRANULARITIES:
-            raise ConfigError(
-                f"Config key 'threshold_granularity' must be one of "
-                f"{list(THRESHOLD_GRANULARITIES)}, got {granularity!r}."
-            )
         super().__init__(config, dataset)
         self.pruned = []
         for owner, key, row_fields in _feature_tables(self.base):

@@ -34,8 +34,6 @@ from recbole.model.abstract_recommender import GeneralRecommender
 from recbole.model.init import xavier_normal_initialization
 from recbole.utils import InputType
 
-from recbole_automl.utils import ConfigError
-
 # granularity -> (users' coefficients, items' coefficients), as data. "shared": the items
 # use the users' tensor; None: no penalty on that side.
 GRANULARITIES = {
@@ -65,11 +63,6 @@ class LambdaOptBPR(GeneralRecommender):
         super().__init__(config, dataset)
         self.embedding_size = config["embedding_size"]  # width of user and item embeddings
         self.granularity = config["reg_granularity"]  # which coefficients exist (table above)
-        if self.granularity not in GRANULARITIES:
-            raise ConfigError(
-                f"Config key 'reg_granularity' must be one of {list(GRANULARITIES)}, "
-                f"got {self.granularity!r}."
-            )
         init = config["reg_weight"]  # the fixed coefficient, or the learned ones' start
         self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
         self.item_embedding = nn.Embedding(self.n_items, self.embedding_size)

@@ -1,20 +1,22 @@
-"""What every searching trainer shares: reading the budget, scheduler, executor and folder
-of a search from its RecBole config, the one call that runs a search with its journal,
+"""What every method's search shares: the budget, strategy, scheduler, executor and folder
+of a search read from its RecBole config, the one call that runs a search with its journal,
 progress bar and trajectory plot, and the training of one trial with RecBole's Trainer."""
 
+import contextlib
 import os
 
 from recbole.utils import set_color
 
 from recbole_automl.search import (
+    EXECUTORS,
+    SCHEDULERS,
+    STRATEGIES,
     Budget,
     Journal,
-    NoScheduler,
+    SearchError,
     SearchProgress,
-    SuccessiveHalving,
     TrialOutcome,
     best_trial,
-    make_executor,
     plot_trajectory,
     run_key,
     run_search,
@@ -22,22 +24,24 @@ from recbole_automl.search import (
 from recbole_automl.trainer.stopping import fit
 from recbole_automl.utils import ConfigError
 
-SCHEDULERS = ("asha", "none")
-EXECUTORS = ("local", "ray")
 # Keys that do not change which trials a search runs and how: a rerun that differs only in
-# these resumes the same journal (a larger budget extends the search).
+# these resumes the same journal (a larger budget extends the search; a grid in another
+# order reuses its finished points).
 RUN_KEY_IGNORES = (
     "search_trials", "search_time", "search_workers", "search_executor", "ray_address",
+    "search_grid_shuffle",
     "search_dir", "train_time_limit", "show_progress", "state", "gpu_id", "use_gpu", "device",
     "checkpoint_dir", "worker", "log_wandb", "wandb_project", "verbose",
 )  # fmt: skip
 
 
-def check_choice(config, key, allowed):
-    value = config[key]
-    if value not in allowed:
-        raise ConfigError(f"Config key '{key}' must be one of {list(allowed)}, got {value!r}.")
-    return value
+@contextlib.contextmanager
+def as_config_error():
+    """The core's :class:`SearchError` reaches the user as the plugin's ``ConfigError``."""
+    try:
+        yield
+    except SearchError as error:
+        raise ConfigError(str(error)) from None
 
 
 def search_folder(config, name, ignores=(), extra=None):
@@ -69,33 +73,22 @@ def exported_config(config, search_prefixes, **found):
     }
 
 
-def make_scheduler(config, bigger, max_epochs):
-    """``search_scheduler``: ASHA over ``asha_*`` rungs up to ``max_epochs``, or none."""
-    if check_choice(config, "search_scheduler", SCHEDULERS) == "none":
-        return NoScheduler()
-    return SuccessiveHalving(
-        config["asha_min_epochs"], max_epochs, config["asha_reduction_factor"], bigger
-    )
-
-
-def make_search_executor(config):
-    """``search_executor``: local (serial or forked workers) or Ray Tune."""
-    workers = config["search_workers"]  # an int >= 1: Config checks it
-    if check_choice(config, "search_executor", EXECUTORS) == "local":
-        return make_executor(workers, config["device"])
-    from recbole_automl.search.ray_tune import RayTuneExecutor
-
-    return RayTuneExecutor(workers, address=config["ray_address"], device=config["device"])
-
-
 def run_configured_search(
-    config, title, objective, space, strategy, folder, *, bigger, logger, show_progress,
+    config, title, objective, space, folder, *, bigger, logger, show_progress,
     batch_size=1, max_epochs=None,
 ):  # fmt: skip
     """Run a search as ``config`` says; return (all trials, the best trial).
 
-    The journal and the trajectory plot are written to ``folder``.
+    Strategy, scheduler and executor are the registry's entries named by
+    ``search_strategy``, ``search_scheduler`` and ``search_executor``. The journal and the
+    trajectory plot are written to ``folder``.
     """
+    with as_config_error():
+        strategy = STRATEGIES.create(config["search_strategy"], space, config)
+        scheduler = SCHEDULERS.create(
+            config["search_scheduler"], config, bigger, max_epochs or config["epochs"]
+        )
+        executor = EXECUTORS.create(config["search_executor"], config)
     budget = Budget(config["search_trials"], config["search_time"])
     logger.info(set_color(title, "green") + f": {budget}, journal in {folder}")
     progress = SearchProgress(budget.max_trials, title, disable=not show_progress)
@@ -103,8 +96,7 @@ def run_configured_search(
         trials = run_search(
             objective, space, strategy, budget, Journal(os.path.join(folder, "journal.jsonl")),
             bigger=bigger, seed=config["seed"], batch_size=batch_size, progress=progress,
-            logger=logger, executor=make_search_executor(config),
-            scheduler=make_scheduler(config, bigger, max_epochs or config["epochs"]),
+            logger=logger, executor=executor, scheduler=scheduler,
         )  # fmt: skip
     finally:
         progress.close()

@@ -12,10 +12,10 @@ from conftest import CTR_CONFIG_FILE, TEST_DATA, tiny_config
 from recbole.data import create_dataset, data_preparation
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
+from recbole_automl.methods.cross_search import CrossSearch, auc
 from recbole_automl.model.context_aware_recommender.autocross import AutoCross
 from recbole_automl.model.feature_cross import FeatureProducer, joined, token_code
 from recbole_automl.search import Journal
-from recbole_automl.trainer.autocross_trainer import CrossSearch, auc
 
 SEARCH = {"autocross_min_gain": -1.0, "autocross_max_crosses": 2, "autocross_min_count": 1}
 

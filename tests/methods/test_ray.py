@@ -2,7 +2,7 @@
 
 import pytest
 from test_autocf import _search_config
-from test_hyper import hyper_config
+from test_hyper_search import hyper_config
 
 from recbole_automl import run_recbole_automl
 from recbole_automl.search import Journal
@@ -23,7 +23,7 @@ def test_hyper_search_runs_4_trials_on_2_ray_workers_and_resumes(isolated_run):
     result = run_recbole_automl(model="BPR", config_dict=config)
     trials = result["trials"]
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
-    assert all(t.complete for t in trials) and len({str(t.point) for t in trials}) == 4
+    assert all(t.scored for t in trials) and len({str(t.point) for t in trials}) == 4
     assert result["best_params"] == max(trials, key=lambda t: t.value).point
     assert "ndcg@10" in result["test_result"]
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()

@@ -16,21 +16,17 @@ from recbole.data import create_dataset, data_preparation
 from recbole.utils import set_color
 
 from recbole_automl.config import Config
-from recbole_automl.search import (
-    GridStrategy,
-    HyperoptStrategy,
-    HyperSpace,
-    export_config,
-)
-from recbole_automl.trainer.searching import (
-    check_choice,
+from recbole_automl.lookup import get_model, get_trainer
+from recbole_automl.methods.searching import (
+    as_config_error,
     run_configured_search,
     search_folder,
     train_trial,
 )
-from recbole_automl.utils import ConfigError, get_model, get_trainer, init_seed
+from recbole_automl.search import HyperSpace, export_config
+from recbole_automl.training import train_and_test
+from recbole_automl.utils import ConfigError, init_seed
 
-STRATEGIES = ("tpe", "random", "grid")
 # Keys of the search itself, left out of the exported config.
 SEARCH_KEY_PREFIXES = ("search", "params_file", "tpe_", "asha_", "ray_", "config_files", "workers")
 
@@ -89,13 +85,6 @@ def check_space_keys(space, config):
             )
 
 
-def make_strategy(config, space):
-    name = check_choice(config, "search_strategy", STRATEGIES)
-    if name == "grid":
-        return GridStrategy(space, space.grid())
-    return HyperoptStrategy(space, name, startup_trials=config["tpe_startup_trials"])
-
-
 def hyper_search(config, show_progress=True):
     """Search ``config``'s model over ``params_file``; train and test the best once.
 
@@ -104,8 +93,6 @@ def hyper_search(config, show_progress=True):
         ``best_valid_result``, ``test_result``, ...) plus ``best_params`` (the point),
         ``config_file`` (the exported YAML) and ``trials`` (every trial).
     """
-    from recbole_automl.quick_start import train_and_test  # quick_start imports this module
-
     logger = getLogger()
     if not config["params_file"]:
         raise ConfigError("Config key 'params_file' is required with 'search: hyper'.")
@@ -114,9 +101,9 @@ def hyper_search(config, show_progress=True):
             "Config key 'architecture': 'search: hyper' tunes one fixed model; give AutoCF "
             "an architecture (a preset or branches), or search architectures without it."
         )
-    space = HyperSpace.from_file(config["params_file"])
+    with as_config_error():
+        space = HyperSpace.from_file(config["params_file"])
     check_space_keys(space, config)
-    strategy = make_strategy(config, space)
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
     objective = HyperObjective(config, dataset)
@@ -125,7 +112,7 @@ def hyper_search(config, show_progress=True):
     folder = search_folder(config, name, extra=repr((space.params, space.fixed)))
     workers = config["search_workers"]
     trials, best = run_configured_search(
-        config, "hyper-parameter search", objective, space, strategy, folder, bigger=bigger,
+        config, "hyper-parameter search", objective, space, folder, bigger=bigger,
         logger=logger, show_progress=show_progress, batch_size=workers,
     )  # fmt: skip
     settings = {

@@ -11,7 +11,7 @@ from recbole_automl.model.context_aware_recommender.pep import PEP
 from recbole_automl.model.layers import THRESHOLD_GRANULARITIES, PrunedEmbedding
 from recbole_automl.search import Journal
 
-SEARCH = {"threshold_init": -3.0, "search_epochs": 30, "pep_targets": [0.9, 0.5]}
+SEARCH = {"threshold_init": -3.0, "search_epochs": 30, "pep_targets": [0.9, 0.5], "pep_target": 0.5}
 
 
 @pytest.mark.parametrize("granularity", sorted(THRESHOLD_GRANULARITIES))
@@ -52,11 +52,11 @@ def _config(**overrides):
     ],
 )
 def test_bad_model_keys_are_named(overrides, key):
-    config = Config(
-        model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=_config(**overrides)
-    )
-    train, _, _ = data_preparation(config, create_dataset(config))
-    with pytest.raises(ConfigError, match=key):
+    with pytest.raises(ConfigError, match=key):  # by Config (its rules) or by the model
+        config = Config(
+            model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=_config(**overrides)
+        )
+        train, _, _ = data_preparation(config, create_dataset(config))
         PEP(config, train._dataset)
 
 

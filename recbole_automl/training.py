@@ -1,0 +1,54 @@
+"""Train and test one model as its config says: RecBole's data, model, trainer and evaluator."""
+
+from logging import getLogger
+
+from recbole.data import create_dataset, data_preparation
+
+from recbole_automl.compat import load_best_checkpoint
+from recbole_automl.lookup import get_model, get_trainer
+from recbole_automl.trainer.stopping import fit
+from recbole_automl.utils import init_seed
+
+
+def train_and_test(config, saved=True, verbose=True):
+    """Build the data, model and trainer that ``config`` names; fit on train/valid; test once.
+
+    Returns:
+        dict: RecBole's result dict (``best_valid_score``, ``valid_score_bigger``,
+        ``best_valid_result``, ``test_result``) plus ``model``, the trained model, and
+        ``search``, the trainer's ``search_summary`` for a searching trainer (else ``None``).
+    """
+    logger = getLogger()
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    if verbose:
+        logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    if verbose:
+        logger.info(model)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+
+    show_progress = verbose and config["show_progress"]
+    best_valid_score, best_valid_result = fit(
+        trainer,
+        train_data,
+        valid_data,
+        time_limit_s=config["train_time_limit"],
+        verbose=verbose,
+        saved=saved,
+        show_progress=show_progress,
+    )
+    if saved:
+        load_best_checkpoint(trainer)
+    test_result = trainer.evaluate(test_data, load_best_model=False, show_progress=show_progress)
+    return {
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "model": trainer.model,
+        "search": getattr(trainer, "search_summary", None),
+    }
