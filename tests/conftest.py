@@ -57,3 +57,19 @@ def write_yaml(path, data):
     """Write ``data`` (a YAML text, or data to dump) to ``path``; return the path as text."""
     path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
     return str(path)
+
+
+def autocf_search_config(**overrides):
+    """A 4-candidate AutoCF search of one epoch each, in rounds of 2."""
+    search = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6}
+    return tiny_config(**{"epochs": 2, **search, **overrides})
+
+
+def hyper_config(tmp_path, space=None, **overrides):
+    """A search: hyper config over a 4-point space (or ``space``) written to ``tmp_path``."""
+    default = {"learning_rate": {"choice": [0.001, 0.01]}, "embedding_size": {"choice": [8, 16]}}
+    space_file = write_yaml(tmp_path / "space.yaml", space or default)
+    return tiny_config(
+        search="hyper", params_file=space_file, epochs=4, eval_step=1, asha_min_epochs=1,
+        asha_reduction_factor=2, **overrides,
+    )  # fmt: skip

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
-from conftest import ROOT, mean_predictor_rmse, tiny_config
+from conftest import ROOT, autocf_search_config, mean_predictor_rmse, tiny_config
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
 from recbole_automl.model.general_recommender.autocf import PRESETS, AutoCF
@@ -17,7 +17,6 @@ from recbole_automl.trainer.autocf_trainer import CandidateObjective
 from recbole_automl.utils import init_seed
 
 EXPLICIT = os.path.join(ROOT, "configs", "explicit.yaml")
-SEARCH = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6}
 
 
 def _structure(model):
@@ -179,12 +178,8 @@ def _tiny_train():
     return data_preparation(config, create_dataset(config))[0]
 
 
-def _search_config(**overrides):
-    return tiny_config(**{"epochs": 2, **SEARCH, **overrides})
-
-
 def test_search_records_exports_and_resumes(isolated_run, caplog):
-    first = run_recbole_automl(model="AutoCF", config_dict=_search_config())
+    first = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config())
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()
     trials = Journal(search_dir / "journal.jsonl").load()
     assert len(trials) == 4 and all(t.complete for t in trials)
@@ -194,7 +189,7 @@ def test_search_records_exports_and_resumes(isolated_run, caplog):
     assert (search_dir / "trajectory.png").exists()
 
     # Same command again: every candidate comes from the journal, the result is the same.
-    again = run_recbole_automl(model="AutoCF", config_dict=_search_config())
+    again = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config())
     assert len(Journal(search_dir / "journal.jsonl").load()) == 4
     assert again["test_result"] == first["test_result"]
 
@@ -214,7 +209,7 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, mo
         return original(self, architecture, *args)
 
     monkeypatch.setattr(CandidateObjective, "__call__", fail_first)
-    run_recbole_automl(model="AutoCF", config_dict=_search_config())
+    run_recbole_automl(model="AutoCF", config_dict=autocf_search_config())
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()
     trials = Journal(search_dir / "journal.jsonl").load()
     assert [t.status for t in trials] == ["failed", "complete", "complete", "complete"]
@@ -222,7 +217,7 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, mo
 
 
 def test_random_strategy_and_fused_candidates(isolated_run):
-    config = _search_config(search_strategy="random", search_max_branches=2, search_trials=6)
+    config = autocf_search_config(search_strategy="random", search_max_branches=2, search_trials=6)
     run_recbole_automl(model="AutoCF", config_dict=config)
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()
     fused = [t for t in Journal(search_dir / "journal.jsonl").load() if len(t.point) == 2]
@@ -235,9 +230,11 @@ def test_random_strategy_and_fused_candidates(isolated_run):
 
 
 def test_parallel_candidates_score_as_serial_ones(isolated_run):
-    serial = run_recbole_automl(model="AutoCF", config_dict=_search_config(search_dir="serial"))
+    serial = run_recbole_automl(
+        model="AutoCF", config_dict=autocf_search_config(search_dir="serial")
+    )
     parallel = run_recbole_automl(
-        model="AutoCF", config_dict=_search_config(search_dir="parallel", search_workers=2)
+        model="AutoCF", config_dict=autocf_search_config(search_dir="parallel", search_workers=2)
     )
 
     def records(folder):
@@ -269,7 +266,7 @@ def test_history_encoder_gradients_are_the_same_every_time():
 def test_same_seed_same_search_and_a_resumed_search_is_the_fresh_one(isolated_run):
     """Same command, same seed: the same journal (points and scores, to the bit) and the
     same final model, also when the search was killed halfway and resumed."""
-    config = _search_config(search_max_branches=2, search_trials=6)
+    config = autocf_search_config(search_max_branches=2, search_trials=6)
     runs = {}
     for name in ("first", "second", "resumed"):
         runs[name] = run_recbole_automl(model="AutoCF", config_dict={**config, "search_dir": name})

@@ -2,24 +2,12 @@
 
 import pytest
 import yaml
-from conftest import tiny_config, write_yaml
+from conftest import hyper_config, write_yaml
 
 from recbole_automl import ConfigError, run_recbole_automl
 from recbole_automl.search import (
     Journal,
 )
-
-
-def hyper_config(tmp_path, space=None, **overrides):
-    space_file = write_yaml(
-        tmp_path / "space.yaml",
-        space
-        or {"learning_rate": {"choice": [0.001, 0.01]}, "embedding_size": {"choice": [8, 16]}},
-    )  # noqa: E501
-    return tiny_config(
-        search="hyper", params_file=space_file, epochs=4, eval_step=1, asha_min_epochs=1,
-        asha_reduction_factor=2, **overrides,
-    )  # fmt: skip
 
 
 def test_hyper_search_selects_on_valid_exports_and_reproduces(isolated_run):

@@ -1,8 +1,7 @@
 """Ray Tune as the executor: a local Ray with 2 workers runs searches end to end."""
 
 import pytest
-from test_autocf import _search_config
-from test_hyper_search import hyper_config
+from conftest import autocf_search_config, hyper_config
 
 from recbole_automl import run_recbole_automl
 from recbole_automl.search import Journal
@@ -34,7 +33,7 @@ def test_hyper_search_runs_4_trials_on_2_ray_workers_and_resumes(isolated_run):
 
 
 def test_autocf_candidates_train_on_ray_workers(isolated_run):
-    result = run_recbole_automl(model="AutoCF", config_dict=_search_config(**RAY))
+    result = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(**RAY))
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()
     trials = Journal(search_dir / "journal.jsonl").load()
     assert len(trials) == 4 and all(t.complete for t in trials)
