@@ -1,5 +1,6 @@
 """The trainer of every searching method: search, adopt the result, retrain, summarise."""
 
+import functools
 import os
 import time
 
@@ -55,9 +56,10 @@ class SearchingTrainer(Trainer):
 
     # The template -------------------------------------------------------------------------
 
-    @property
+    @functools.cached_property
     def search_dir(self):
-        """Where the journal, checkpoint, plots and exported config of this search live."""
+        """Where the journal, checkpoint, plots and exported config of this search live
+        (named by the config as it was before the search: adopting changes the config)."""
         name = f"{self.search_name}-{self.config['dataset']}"
         return search_folder(self.config, name, self.run_key_ignores)
 
