@@ -65,6 +65,12 @@ def check_key(key, value, rule, config):
         allowed = f"a number {bound}" + (f" or ~ ({none})" if none else "")
         if not _is_number(value) or value < lowest:
             raise ConfigError(f"Config key '{key}' must be {allowed}{hint}, got {value!r}.")
+    if "keys" in rule and value is not None:
+        unknown = sorted(set(value) - set(rule["keys"])) if isinstance(value, dict) else value
+        if unknown:
+            raise ConfigError(
+                f"Config key '{key}' may only set {rule['keys']}{hint}, got {unknown!r}."
+            )
     if "items_lowest" in rule:
         lowest = rule["items_lowest"]
         ints = isinstance(value, list) and all(

@@ -44,11 +44,21 @@ def as_config_error():
         raise ConfigError(str(error)) from None
 
 
+# Keys added after the first searches were keyed, and the value that searches as before
+# them: at that value a key is left out of the run key, so an older search keeps its folder.
+LATER_KEYS = {"search_hyper_space": None, "item_item": False}
+
+
 def search_folder(config, name, ignores=(), extra=None):
     """``search_dir``, or ``saved/search/<name>-<run key>``: one folder per distinct search."""
     if config["search_dir"]:
         return config["search_dir"]
-    settings = {**config.final_config_dict, "_extra": extra}
+    settings = {
+        k: v
+        for k, v in config.final_config_dict.items()
+        if not (k in LATER_KEYS and v == LATER_KEYS[k])
+    }
+    settings["_extra"] = extra
     key = run_key(settings, RUN_KEY_IGNORES + tuple(ignores))
     return os.path.join(config["checkpoint_dir"], "search", f"{name}-{key}")
 

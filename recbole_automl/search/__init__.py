@@ -42,7 +42,13 @@ from recbole_automl.search.schedulers import (
     StopTraining,
     SuccessiveHalving,
 )
-from recbole_automl.search.space import BranchSpace, CategoricalSpace, Space, point_key
+from recbole_automl.search.space import (
+    BranchSpace,
+    CategoricalSpace,
+    JointSpace,
+    Space,
+    point_key,
+)
 from recbole_automl.search.strategies import (
     ArchitecturePredictor,
     GridStrategy,
@@ -66,6 +72,7 @@ __all__ = [
     "GridStrategy",
     "HyperSpace",
     "HyperoptStrategy",
+    "JointSpace",
     "Journal",
     "NoScheduler",
     "PRUNED",

@@ -170,7 +170,12 @@ class HyperSpace(Space):
         return sample(self, rng)
 
     def encode(self, point):
-        raise TypeError("a hyper-parameter space has no fixed-length encoding")
+        """A fixed-length vector (the input of ARSP's predictor): a choice one-hot, a number
+        scaled to [0, 1] between its bounds (loguniform: in logs); a key a condition leaves
+        inactive is all zeros."""
+        vector = []
+        _encode(self.params, point, vector, active=True)
+        return np.asarray(vector, dtype=np.float32)
 
     def grid(self):
         """Every point of the space, in a fixed order (every key must be finite)."""
@@ -264,3 +269,20 @@ def _grid(params):
         for sub_values in _grid(sub):
             for rest_values in _grid(rest):
                 yield {first.name: value, **sub_values, **rest_values}
+
+
+def _encode(params, point, vector, active):
+    for p in params:
+        value = point.get(p.name) if active else None
+        if p.kind == "choice":
+            index = p.args.index(value) if active else -1
+            vector.extend(1.0 if i == index else 0.0 for i in range(len(p.args)))
+            for i, sub in enumerate(p.conditions or []):
+                _encode(sub, point, vector, active=active and i == index)
+        elif not active:
+            vector.append(0.0)
+        elif p.kind == "loguniform":
+            low, high = math.log(p.args[0]), math.log(p.args[1])
+            vector.append((math.log(value) - low) / (high - low))
+        else:
+            vector.append((value - p.args[0]) / (p.args[1] - p.args[0]))

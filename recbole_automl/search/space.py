@@ -94,3 +94,47 @@ class BranchSpace(Space):
         if self.max_branches != 1:
             raise ValueError("only a space of single branches can be enumerated")
         return ([branch] for branch in self.branch.grid())
+
+
+class JointSpace(Space):
+    """Points are flat dicts of config keys: each key of ``named`` set to a point of its
+    space (AutoCF's ``architecture``: a :class:`BranchSpace`), and the keys of ``hyper``
+    (a :class:`~recbole_automl.search.HyperSpace`): an architecture and its
+    hyper-parameters searched together (Wen et al., KDD 2023). The encoding concatenates
+    the parts' encodings.
+
+    Args:
+        named (dict): config key -> the space of its value.
+        hyper (HyperSpace, optional): more config keys, searched jointly.
+    """
+
+    def __init__(self, named, hyper=None):
+        self.named = dict(named)
+        self.hyper = hyper
+
+    def _hyper_part(self, point):
+        return {k: v for k, v in point.items() if k not in self.named}
+
+    def sample(self, rng):
+        point = {key: space.sample(rng) for key, space in self.named.items()}
+        if self.hyper is not None:
+            point.update(self.hyper.sample(rng))
+        return point
+
+    def encode(self, point):
+        parts = [space.encode(point[key]) for key, space in self.named.items()]
+        if self.hyper is not None:
+            parts.append(self.hyper.encode(self._hyper_part(point)))
+        return np.concatenate(parts).astype(np.float32)
+
+    def keys(self):
+        """Every config key a point sets."""
+        return list(self.named) + (self.hyper.keys() if self.hyper is not None else [])
+
+    def grid(self):
+        """Every point: the product of the parts' grids (each must be finite)."""
+        parts = [[(key, value) for value in space.grid()] for key, space in self.named.items()]
+        hyper = list(self.hyper.grid()) if self.hyper is not None else [{}]
+        for named in itertools.product(*parts):
+            for values in hyper:
+                yield {**dict(named), **values}

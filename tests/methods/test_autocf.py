@@ -285,3 +285,54 @@ def test_same_seed_same_search_and_a_resumed_search_is_the_fresh_one(isolated_ru
     assert scored("second") == scored("first") and scored("resumed") == scored("first")
     assert runs["second"]["test_result"] == runs["first"]["test_result"]
     assert runs["resumed"]["test_result"] == runs["first"]["test_result"]
+
+
+def test_the_item_item_term_sums_the_history_without_the_item_itself():
+    from recbole_automl.model.general_recommender.autocf import ItemItem
+
+    history = sp.csr_matrix(np.array([[0, 1, 1, 0], [1, 0, 0, 1], [0, 0, 1, 1]], "float32"))
+    term = ItemItem(history, 4, alpha=0.5)
+    assert not term.weight.detach().any()  # starts at 0
+    with torch.no_grad():
+        term.weight.copy_(torch.arange(16.0).view(4, 4))
+    user, item = torch.tensor([0, 1, 2, 0]), torch.tensor([1, 3, 0, 3])
+    rows = torch.as_tensor(history.toarray()) / torch.tensor([2.0, 2.0, 2.0]).sqrt()[:, None]
+    dense = rows @ (term.weight.detach() * (1 - torch.eye(4)))
+    assert torch.allclose(term(user, item), dense[user, item])
+    term(user, item).sum().backward()
+    assert not term.weight.grad.diagonal().any()  # the diagonal is never trained
+    full = term.score_matrix(torch.tensor([0, 2]))
+    with torch.no_grad():
+        term.weight.fill_diagonal_(0)
+    assert torch.allclose(term.score_matrix(torch.tensor([0, 2])), dense[[0, 2]])
+    assert full.shape == (2, 4)
+
+
+def test_a_joint_search_finds_architecture_and_hyper_parameters_and_exports_both(
+    isolated_run,
+):
+    space = {"embedding_size": {"choice": [8, 16]}, "item_item": {"choice": [False, True]}}
+    config = autocf_search_config(search_hyper_space=space)
+    result = run_recbole_automl(model="AutoCF", config_dict=config)
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(search_dir / "journal.jsonl").load()
+    assert len(trials) == 4 and all(
+        set(t.point) == {"architecture", "embedding_size", "item_item"} for t in trials
+    )
+    best = max(trials, key=lambda t: t.value)
+    exported = __import__("yaml").safe_load(open(search_dir / "best.yaml"))
+    assert {k: exported[k] for k in best.point} == best.point
+    assert "search_hyper_space" not in exported
+    assert result["search"]["embedding_size"] == best.point["embedding_size"]
+    reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
+    assert reproduced["test_result"] == result["test_result"]
+
+
+def test_a_joint_space_may_only_set_what_the_candidates_read():
+    with pytest.raises(
+        ConfigError, match=r"'search_hyper_space' may only set .*'train_batch_size'"
+    ):
+        Config(
+            "AutoCF", "tiny", read_cmd_line=False,
+            config_dict=tiny_config(search_hyper_space={"train_batch_size": {"choice": [64]}}),
+        )  # fmt: skip

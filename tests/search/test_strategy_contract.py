@@ -12,6 +12,7 @@ from recbole_automl.search import (
     Budget,
     CategoricalSpace,
     HyperSpace,
+    JointSpace,
     Journal,
     Scheduler,
     StopTraining,
@@ -37,17 +38,22 @@ def hyper():
     )
 
 
+def joint():
+    return JointSpace({"a": CategoricalSpace({"v": [0, 1, 2]})}, hyper())
+
+
 # Which kinds of space each registered strategy searches.
-SPACES = {"arsp": [categorical], "random": [categorical, hyper], "grid": [categorical, hyper],
-          "tpe": [hyper]}  # fmt: skip
+SPACES = {"arsp": [categorical, joint], "random": [categorical, hyper, joint],
+          "grid": [categorical, hyper, joint], "tpe": [hyper]}  # fmt: skip
 CASES = [(name, make) for name, makes in SPACES.items() for make in makes]
 IDS = [f"{name}-{make.__name__}" for name, make in CASES]
 
 
 def value(point):
-    if "a" in point:
+    if "b" in point:
         return point["a"] + "pqrst".index(point["b"]) / 10
-    return point["x"] + {"u": 0.0, "v": 0.5, "w": 0.2}[point["k"]]
+    joint = point["a"]["v"] / 3 if "a" in point else 0.0
+    return joint + point["x"] + {"u": 0.0, "v": 0.5, "w": 0.2}[point["k"]]
 
 
 class Counted:

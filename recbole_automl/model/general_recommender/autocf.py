@@ -19,6 +19,7 @@ prediction: VEC}``; :data:`PRESETS` names the human-designed models of the tutor
 table as points of the space. Branches do not share embeddings.
 """
 
+import numpy as np
 import torch
 import torch.nn as nn
 from recbole.model.init import xavier_normal_initialization
@@ -148,6 +149,43 @@ class Branch(nn.Module):
         return score_matrix(self.interaction_name, self.head, user_vectors, item_vectors)
 
 
+class ItemItem(nn.Module):
+    """A full-rank item-item term: ``s(u, i) = |H(u)| ** -alpha * sum of W[j, i] over the
+    items j != i of u's training history H(u)``, the form of SLIM and EASE, with W learned
+    by the model's training objective (``n_items ** 2`` weights from 0; the diagonal is
+    never used). A batch of pairs touches only the weights of its histories' entries."""
+
+    def __init__(self, matrix, n_items, alpha):
+        super().__init__()
+        csr = matrix.tocsr().astype(np.float32)
+        csr.sum_duplicates()
+        counts = np.diff(csr.indptr)
+        scale = np.power(np.maximum(counts, 1), -alpha).astype(np.float32)
+        self.register_buffer("indptr", torch.as_tensor(csr.indptr, dtype=torch.long))
+        self.register_buffer("indices", torch.as_tensor(csr.indices, dtype=torch.long))
+        self.register_buffer("weights", torch.as_tensor(np.repeat(scale, counts)))
+        self.weight = nn.Parameter(torch.zeros(n_items, n_items))
+
+    def _entries(self, user):
+        """(pair of each history entry, its item, its scaled weight) for the rows ``user``."""
+        starts, lengths = self.indptr[user], self.indptr[user + 1] - self.indptr[user]
+        pair = torch.repeat_interleave(torch.arange(len(user), device=user.device), lengths)
+        offsets = torch.cumsum(lengths, 0) - lengths
+        positions = torch.arange(len(pair), device=user.device) - offsets[pair] + starts[pair]
+        return pair, self.indices[positions], self.weights[positions]
+
+    def forward(self, user, item):
+        pair, history, weight = self._entries(user)
+        target = item[pair]
+        terms = self.weight[history, target] * weight * (history != target)
+        return torch.zeros(len(user), device=user.device).index_add(0, pair, terms)
+
+    def score_matrix(self, user):
+        pair, history, weight = self._entries(user)
+        scores = torch.zeros(len(user), self.weight.shape[1], device=user.device)
+        return scores.index_add(0, pair, self.weight[history] * weight.unsqueeze(1))
+
+
 class AutoCF(PairScoringRecommender):
     """A CF model assembled from the AutoCF search space (see the module docstring).
 
@@ -166,8 +204,11 @@ class AutoCF(PairScoringRecommender):
             Branch(spec, self.n_users, self.n_items, matrix, self.embedding_size, alpha)
             for spec in self.architecture
         )
+        self.item_item = None  # config item_item: a full-rank item-item term on top
+        if config["item_item"]:
+            self.item_item = ItemItem(matrix, self.n_items, alpha)
         self._all_items = None  # item vectors per branch, cached while evaluating
-        self.apply(xavier_normal_initialization)
+        self.apply(xavier_normal_initialization)  # (the item-item weights stay at 0)
 
     def train(self, mode=True):
         self._all_items = None
@@ -181,6 +222,8 @@ class AutoCF(PairScoringRecommender):
             u = branch.user(user, exclude_item)
             v = branch.item(item, exclude_user)
             score = score + branch.score(u, v)
+        if self.item_item is not None:
+            score = score + self.item_item(user, item)
         return score
 
     def full_sort_predict(self, interaction):
@@ -191,4 +234,6 @@ class AutoCF(PairScoringRecommender):
         score = self.bias
         for branch, v in zip(self.branches, self._all_items):
             score = score + branch.score_matrix(branch.user(user), v)
+        if self.item_item is not None:
+            score = score + self.item_item.score_matrix(user)
         return score.reshape(-1)
