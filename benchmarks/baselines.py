@@ -101,8 +101,11 @@ def protocol_of(config):
     return {k: config[k] for k in keys if config[k] is not None}
 
 
-def row_label(model, epochs_caps, time_limits):
-    """A model's table row: its name, plus the cap this script put on its training."""
+def row_label(model, epochs_caps, time_limits, label=None):
+    """A model's table row: its name, plus the cap this script put on its training, or the
+    ``--label`` of its config files."""
+    if label:
+        return f"{model} ({label})"
     if model in epochs_caps:
         return f"{model} (epochs {epochs_caps[model]:.0f})"
     if model in time_limits:
@@ -266,6 +269,9 @@ def main():
         metavar="MODEL=SECONDS",
         help="train_time_limit per model (a cap in seconds: its rows depend on machine load)",
     )
+    parser.add_argument(
+        "--label", default=None, help="row label for what --config_files change, e.g. 'joint space'"
+    )
     parser.add_argument("--results_dir", default=RESULTS, help="where tables and records go")
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
     parser.add_argument("--run-one", nargs=2, metavar=("ROW", "SEED"), help=argparse.SUPPRESS)
@@ -304,7 +310,9 @@ def main():
         script_args += ["--data_path", os.path.abspath(args.data_path)]
     if config_files:
         script_args += ["--config_files", *config_files]
-    rows = [row_label(model, caps, limits) for model in models]
+    if args.label:
+        script_args += ["--label", args.label]
+    rows = [row_label(model, caps, limits, args.label) for model in models]
     jobs = [(row, seed) for row in rows for seed in args.seeds]
     path = _record_path(args.dataset, args.task)
     workdir = os.path.join(HERE, ".work")

@@ -182,8 +182,10 @@ class ItemItem(nn.Module):
 
     def score_matrix(self, user):
         pair, history, weight = self._entries(user)
-        scores = torch.zeros(len(user), self.weight.shape[1], device=user.device)
-        return scores.index_add(0, pair, self.weight[history] * weight.unsqueeze(1))
+        rows = torch.sparse_coo_tensor(
+            torch.stack([pair, history]), weight, (len(user), self.weight.shape[0])
+        )
+        return torch.sparse.mm(rows, self.weight)
 
 
 class AutoCF(PairScoringRecommender):
