@@ -1,7 +1,8 @@
 """Why AutoCF's search stays below EASE on ml-100k: what its space and training can express.
 
-The architecture AutoCF's searches find on ml-100k (history-MAT x history-MAT, multiply,
-SUM: every seed's best, results/raw/ml-100k-autocf-general-*) is trained to convergence
+An architecture of the kind AutoCF's searches find on ml-100k (history-MAT on both sides:
+the encodings of every seed's best candidate in results/raw/ml-100k-autocf-general-*; here
+with multiply and SUM, a two-sided FISM) is trained to convergence
 (epochs 40, early stopping after 5 validations without gain) with one change at a time:
 hyper-parameters, the loss and its negatives, and the trainable full-rank item-item term
 (``item_item``) that the tutorial's space lacks. Only validation NDCG@10 is tabulated (the
