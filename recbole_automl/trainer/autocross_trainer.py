@@ -50,7 +50,7 @@ class AutoCrossTrainer(SearchingTrainer):
         return producer
 
     def adopt(self, found, train_data):
-        self.rebuild(train_data, AutoCross, found)
+        self.rebuild(train_data, AutoCross, model_args=(found,))
 
     def summarise(self, found):
         return {

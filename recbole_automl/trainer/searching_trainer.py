@@ -82,14 +82,15 @@ class SearchingTrainer(Trainer):
 
     # Helpers for the hooks ----------------------------------------------------------------
 
-    def rebuild(self, train_data, model_class=None, *args, **found):
+    def rebuild(self, train_data, model_class=None, model_args=(), **found):
         """Set the config keys ``found``, then build the model anew from the seed (as a fresh
-        run would) with its optimizer; ``args`` follow the dataset in the model's call."""
+        run would) with its optimizer: ``model_class`` (default: the current model's) called
+        with the config, the dataset and ``model_args``."""
         for key, value in found.items():
             self.config[key] = value
         reseed(self.config, train_data)
         model_class = model_class or type(self.model)
-        self.model = model_class(self.config, train_data._dataset, *args).to(self.device)
+        self.model = model_class(self.config, train_data._dataset, *model_args).to(self.device)
         self.optimizer = self._build_optimizer(params=self.model.parameters())
         return self.model
 
