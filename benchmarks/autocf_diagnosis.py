@@ -52,6 +52,17 @@ VARIANTS = {
         "item_item": True, "loss_type": "CE", "train_neg_sample_args": NEGATIVES,
     },  # fmt: skip
     "MF preset + item_item": {"architecture": "MF", "item_item": True},
+    "item_item, CE, 4 negatives, epochs 100": {
+        "item_item": True, "loss_type": "CE", "train_neg_sample_args": NEGATIVES, "epochs": 100,
+    },  # fmt: skip
+    "item_item, CE, 16 negatives": {
+        "item_item": True, "loss_type": "CE",
+        "train_neg_sample_args": {**NEGATIVES, "sample_num": 16},
+    },  # fmt: skip
+    "item_item, CE, 4 negatives, learning_rate 0.003": {
+        "item_item": True, "loss_type": "CE", "train_neg_sample_args": NEGATIVES,
+        "learning_rate": 0.003,
+    },  # fmt: skip
 }
 
 

@@ -8,11 +8,11 @@ import yaml
 from recbole.config import Config as RecBoleConfig
 from recbole.utils import InputType
 
+from recbole_automl.checks import PROPERTIES_DIR, check_key, load_checks
 from recbole_automl.lookup import get_model
 from recbole_automl.utils import ConfigError
 
 POINTWISE_LOSSES = ("MSE",)
-PROPERTIES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "properties")
 RECBOLE_PROPERTIES_DIR = os.path.join(
     os.path.dirname(os.path.abspath(recbole.__file__)), "properties"
 )
@@ -24,66 +24,6 @@ NONE_WORDS = ("~", "None", "null")  # not "none": search_scheduler: none is a va
 
 def _type_name(value):
     return type(value).__name__
-
-
-def load_checks(model, search=None):
-    """The rules of every key ``model`` reads (``properties/**/*.checks.yaml``): the
-    overall ones, the model's own (next to its YAML), then those of ``search: hyper``."""
-    files = [os.path.join(PROPERTIES_DIR, "overall.checks.yaml"),
-             os.path.join(PROPERTIES_DIR, "model", f"{model}.checks.yaml")]  # fmt: skip
-    if search == "hyper":
-        files.append(os.path.join(PROPERTIES_DIR, "hyper.checks.yaml"))
-    rules = {}
-    for path in files:
-        if os.path.isfile(path):
-            with open(path) as f:
-                rules.update(yaml.safe_load(f) or {})
-    return rules
-
-
-def check_key(key, value, rule, config):
-    """Raise ``ConfigError`` if ``value`` breaks ``rule`` (see overall.checks.yaml)."""
-    unless = rule.get("unless", {})
-    if any(config.get(k) == v for k, v in unless.items()):
-        return
-    none, hint = rule.get("none"), rule.get("hint", "")
-    if value is None and none:
-        return
-    if "choice" in rule:
-        choices = rule["choice"]
-        given = value.lower() if rule.get("casefold") and isinstance(value, str) else value
-        if given not in choices:
-            allowed = [None, *choices] if none else choices
-            raise ConfigError(f"Config key '{key}' must be one of {allowed}{hint}, got {value!r}.")
-    if "one_of_key" in rule:
-        choices = config.get(rule["one_of_key"]) or []
-        if value not in choices:
-            raise ConfigError(f"Config key '{key}' must be one of {choices}{hint}, got {value!r}.")
-    if "lowest" in rule:
-        lowest = rule["lowest"]
-        bound = "> 0" if 0 < lowest < 1 else f">= {lowest}"
-        allowed = f"a number {bound}" + (f" or ~ ({none})" if none else "")
-        if not _is_number(value) or value < lowest:
-            raise ConfigError(f"Config key '{key}' must be {allowed}{hint}, got {value!r}.")
-    if "keys" in rule and value is not None:
-        unknown = sorted(set(value) - set(rule["keys"])) if isinstance(value, dict) else value
-        if unknown:
-            raise ConfigError(
-                f"Config key '{key}' may only set {rule['keys']}{hint}, got {unknown!r}."
-            )
-    if "items_lowest" in rule:
-        lowest = rule["items_lowest"]
-        ints = isinstance(value, list) and all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= lowest for v in value
-        )
-        if not ints:
-            raise ConfigError(
-                f"Config key '{key}' must be a list of ints >= {lowest}{hint}, got {value!r}."
-            )
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_type(key, value, default):

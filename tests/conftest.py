@@ -61,7 +61,8 @@ def write_yaml(path, data):
 
 def autocf_search_config(**overrides):
     """A 4-candidate AutoCF search of one epoch each, in rounds of 2."""
-    search = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6}
+    search = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6,
+              "search_presets": []}  # fmt: skip
     return tiny_config(**{"epochs": 2, **search, **overrides})
 
 

@@ -5,16 +5,22 @@ progress bar and trajectory plot, and the training of one trial with RecBole's T
 import contextlib
 import os
 
-from recbole.utils import set_color
+import numpy as np
+import torch
+from recbole.data.dataloader import TrainDataLoader
+from recbole.utils import InputType, set_color
 
+from recbole_automl.checks import check_space, load_checks
 from recbole_automl.search import (
     EXECUTORS,
     SCHEDULERS,
     STRATEGIES,
     Budget,
+    HyperSpace,
     Journal,
     SearchError,
     SearchProgress,
+    SeededStrategy,
     TrialOutcome,
     best_trial,
     plot_trajectory,
@@ -22,7 +28,7 @@ from recbole_automl.search import (
     run_search,
 )
 from recbole_automl.trainer.stopping import fit
-from recbole_automl.utils import ConfigError
+from recbole_automl.utils import ConfigError, derive_config
 
 # Keys that do not change which trials a search runs and how: a rerun that differs only in
 # these resumes the same journal (a larger budget extends the search; a grid in another
@@ -46,7 +52,7 @@ def as_config_error():
 
 # Keys added after the first searches were keyed, and the value that searches as before
 # them: at that value a key is left out of the run key, so an older search keeps its folder.
-LATER_KEYS = {"search_hyper_space": None, "item_item": False}
+LATER_KEYS = {"search_hyper_space": None, "item_item": False, "search_data_fraction": 1.0}
 
 
 def search_folder(config, name, ignores=(), extra=None):
@@ -85,16 +91,19 @@ def exported_config(config, search_prefixes, **found):
 
 def run_configured_search(
     config, title, objective, space, folder, *, bigger, logger, show_progress,
-    batch_size=1, max_epochs=None,
+    batch_size=1, max_epochs=None, first_points=(),
 ):  # fmt: skip
     """Run a search as ``config`` says; return (all trials, the best trial).
 
     Strategy, scheduler and executor are the registry's entries named by
-    ``search_strategy``, ``search_scheduler`` and ``search_executor``. The journal and the
-    trajectory plot are written to ``folder``.
+    ``search_strategy``, ``search_scheduler`` and ``search_executor``; ``first_points`` are
+    evaluated before the strategy's. The journal and the trajectory plot are written to
+    ``folder``.
     """
     with as_config_error():
         strategy = STRATEGIES.create(config["search_strategy"], space, config)
+        if first_points:
+            strategy = SeededStrategy(strategy, first_points)
         scheduler = SCHEDULERS.create(
             config["search_scheduler"], config, bigger, max_epochs or config["epochs"]
         )
@@ -116,6 +125,77 @@ def run_configured_search(
     path = os.path.join(folder, "trajectory.png")
     plot_trajectory({config["search_strategy"]: trials}, path, config["valid_metric"], bigger)
     return trials, best
+
+
+def config_keys(config, point):
+    """The config keys a point of a space sets. A dotted key ``name.field`` sets one field of
+    the dict key ``name``, its other fields as ``config`` has them:
+    ``train_neg_sample_args.sample_num: 4`` sets ``train_neg_sample_args``."""
+    keys = {}
+    for key, value in point.items():
+        name, dot, field = key.partition(".")
+        if dot:
+            keys[name] = {**(keys.get(name) or config[name] or {}), field: value}
+        else:
+            keys[key] = value
+    return keys
+
+
+def training_keys(config, point):
+    """:func:`config_keys`, plus what RecBole's ``Config`` derives from them: the input
+    type a ``loss_type`` trains on (pairs for BPR, labelled rows otherwise)."""
+    keys = config_keys(config, point)
+    if "loss_type" in keys:
+        pairwise = keys["loss_type"] == "BPR"
+        keys["MODEL_INPUT_TYPE"] = InputType.PAIRWISE if pairwise else InputType.POINTWISE
+    return keys
+
+
+def trial_config(config, point, **more):
+    """``config`` with the keys of ``point`` (and ``more``) set, for one trial."""
+    return derive_config(config, **training_keys(config, point), **more)
+
+
+def train_loader(config, train_data):
+    """``train_data``, or when ``config`` trains on other samples (its input type, its
+    ``train_neg_sample_args``) RecBole's ``TrainDataLoader`` over the same training split
+    and sampler that draws those."""
+    if (
+        train_data.dl_format == config["MODEL_INPUT_TYPE"]
+        and train_data.neg_sample_args == config["train_neg_sample_args"]
+    ):
+        return train_data
+    return TrainDataLoader(config, train_data._dataset, train_data._sampler, shuffle=True)
+
+
+def sample_users(config, train_data, valid_data, fraction):
+    """Loaders over ``fraction`` of the users (drawn with the seed): their training
+    interactions (RecBole's ``TrainDataLoader``, ``config``'s negatives) and their
+    validation rows (a loader of ``valid_data``'s class); the samplers are shared, so the
+    history a validation masks is the user's whole training history, as in the full data."""
+    if fraction >= 1:
+        return train_data, valid_data
+    uid = train_data._dataset.uid_field
+    users = np.unique(train_data._dataset.inter_feat[uid].numpy())
+    count = max(1, round(fraction * len(users)))
+    chosen = np.random.default_rng(config["seed"]).choice(users, count, replace=False)
+
+    def subset(dataset):
+        keep = np.isin(dataset.inter_feat[uid].numpy(), chosen)
+        return dataset.copy(dataset.inter_feat[torch.as_tensor(keep)])
+
+    train = TrainDataLoader(config, subset(train_data._dataset), train_data._sampler, True)
+    valid = type(valid_data)(config, subset(valid_data._dataset), valid_data._sampler, False)
+    return train, valid
+
+
+def parse_hyper_space(config, key):
+    """The :class:`HyperSpace` of config key ``key``; every value it can take must obey the
+    rule of its own key (``*.checks.yaml``), checked before anything trains."""
+    with as_config_error():
+        space = HyperSpace.from_dict(config[key])
+    check_space(space, load_checks(config["model"], config["search"]), config, key)
+    return space
 
 
 def train_trial(trainer, train_data, valid_data, report=None):

@@ -54,6 +54,7 @@ from recbole_automl.search.strategies import (
     GridStrategy,
     PredictorStrategy,
     RandomStrategy,
+    SeededStrategy,
     Strategy,
 )
 from recbole_automl.search.tpe import HyperoptStrategy
@@ -79,6 +80,7 @@ __all__ = [
     "PredictorStrategy",
     "RandomStrategy",
     "SCHEDULERS",
+    "SeededStrategy",
     "STOP",
     "STRATEGIES",
     "Scheduler",

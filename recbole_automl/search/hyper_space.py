@@ -154,15 +154,30 @@ class HyperSpace(Space):
 
     # A point ----------------------------------------------------------------------------
 
-    def keys(self):
-        """Every config key the space sets: searched (conditional ones too) and fixed."""
-        names, stack = list(self.fixed), list(self.params)
+    def walk(self):
+        """Every searched :class:`Param`, conditional ones too (breadth first)."""
+        stack = list(self.params)
         while stack:
             param = stack.pop(0)
-            names.append(param.name)
+            yield param
             for sub in param.conditions or []:
                 stack.extend(sub)
-        return list(dict.fromkeys(names))
+
+    def keys(self):
+        """Every config key the space sets: searched (conditional ones too) and fixed."""
+        return list(dict.fromkeys([*self.fixed, *(param.name for param in self.walk())]))
+
+    def point(self, value_of):
+        """The point whose keys take ``value_of(key)`` (a run's own settings: the point a
+        search compares with), the conditional keys of the options so chosen included."""
+        point = dict(self.fixed)
+        stack = list(self.params)
+        while stack:
+            param = stack.pop(0)
+            point[param.name] = value_of(param.name)
+            if param.conditions and point[param.name] in param.args:
+                stack.extend(param.conditions[param.args.index(point[param.name])])
+        return point
 
     def sample(self, rng):
         from recbole_automl.search.tpe import sample  # hyperopt's sampler, imported on use
@@ -274,8 +289,8 @@ def _grid(params):
 def _encode(params, point, vector, active):
     for p in params:
         value = point.get(p.name) if active else None
-        if p.kind == "choice":
-            index = p.args.index(value) if active else -1
+        if p.kind == "choice":  # a value outside the options (a default) is all zeros
+            index = p.args.index(value) if active and value in p.args else -1
             vector.extend(1.0 if i == index else 0.0 for i in range(len(p.args)))
             for i, sub in enumerate(p.conditions or []):
                 _encode(sub, point, vector, active=active and i == index)

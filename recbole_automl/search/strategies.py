@@ -69,6 +69,33 @@ class GridStrategy(Strategy):
         return [p for _, p in zip(range(n), fresh)]
 
 
+class SeededStrategy(Strategy):
+    """``first`` points (a warm start: human-designed models, a user's guess) before the
+    points of ``strategy``, which is told every result, theirs too.
+
+    Args:
+        strategy (Strategy): proposes the points after ``first``.
+        first (list): points evaluated first, in this order.
+    """
+
+    def __init__(self, strategy, first):
+        super().__init__(strategy.space)
+        self.strategy = strategy
+        self.first = list(first)
+
+    def ask(self, n, rng, exclude):
+        exclude = set(exclude)
+        points = [p for p in self.first if self.space.key(p) not in exclude][:n]
+        if len(points) < n:
+            taken = exclude | {self.space.key(p) for p in points}
+            points += self.strategy.ask(n - len(points), rng, taken)
+        return points
+
+    def tell(self, point, utility):
+        super().tell(point, utility)
+        self.strategy.tell(point, utility)
+
+
 class ArchitecturePredictor(nn.Module):
     """A small MLP that scores encoded points; trained to rank, not to regress.
 

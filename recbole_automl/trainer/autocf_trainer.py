@@ -7,16 +7,26 @@ validation scores in the journal and refits the predictor on every record with a
 loss. A candidate is an architecture, or with ``search_hyper_space`` an architecture and
 those hyper-parameters together (a joint space: the best architecture depends on them, as
 Wen et al., KDD 2023 argue). When the budget (``search_trials``, ``search_time``) is spent,
-the best candidate on validation is retrained with the full ``epochs`` and early stopping;
+the best candidate on validation is retrained with the full ``epochs`` and early stopping
+(on every user, when ``search_data_fraction`` screened candidates on a share of them);
 the test split is only used after that, by whoever calls ``evaluate``.
 """
 
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
-from recbole_automl.methods.searching import as_config_error, run_configured_search, train_trial
-from recbole_automl.model.general_recommender.autocf import SPACE, AutoCF
-from recbole_automl.search import BranchSpace, CategoricalSpace, HyperSpace, JointSpace
+from recbole_automl.methods.searching import (
+    config_keys,
+    parse_hyper_space,
+    run_configured_search,
+    sample_users,
+    train_loader,
+    train_trial,
+    training_keys,
+    trial_config,
+)
+from recbole_automl.model.general_recommender.autocf import PRESETS, SPACE, AutoCF
+from recbole_automl.search import BranchSpace, CategoricalSpace, JointSpace, point_key
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.utils import derive_config, reseed
 
@@ -35,27 +45,36 @@ class AutoCFTrainer(SearchingTrainer):
         """Run the architecture search; return the best :class:`~recbole_automl.search.Trial`."""
         config, folder = self.config, self.search_dir
         space = search_space(config)
+        presets = preset_points(config, space)
+        screening = sample_users(config, train_data, valid_data, config["search_data_fraction"])
         trials, best = run_configured_search(
-            config, "AutoCF search", CandidateObjective(config, train_data, valid_data), space,
+            config, "AutoCF search", CandidateObjective(config, *screening), space,
             folder, bigger=self.valid_metric_bigger, logger=self.logger,
             show_progress=show_progress, batch_size=config["arsp_k1"],
-            max_epochs=config["search_epochs"],
+            max_epochs=config["search_epochs"], first_points=list(presets.values()),
         )  # fmt: skip
-        exported = self.export(**candidate_keys(best.point))
+        exported = self.export(**config_keys(config, candidate_keys(best.point)))
         self.logger.info(
             set_color("best architecture", "yellow")
             + f": {best.point} (valid {config['valid_metric']} {best.value:.4f}); "
             + f"reproduce with --model=AutoCF --config_files={exported}"
         )
+        self.comparison = comparison(trials, presets, best, space, self.valid_metric_bigger)
+        line = comparison_line(self.comparison, config["valid_metric"], config["search_epochs"])
+        self.logger.info(set_color(line, "yellow"))
         return best
 
     def adopt(self, found, train_data):
-        self.rebuild(train_data, **candidate_keys(found.point))
+        keys = training_keys(self.config, candidate_keys(found.point))
+        train_data = train_loader(derive_config(self.config, **keys), train_data)
+        self.rebuild(train_data, **keys)
+        return train_data
 
     def summarise(self, found):
         if found is None:
             return None
-        return {**candidate_keys(found.point), "valid_score": found.value,
+        keys = config_keys(self.config, candidate_keys(found.point))
+        return {**keys, "valid_score": found.value, "comparison": self.comparison,
                 "folder": self.search_dir}  # fmt: skip
 
 
@@ -65,9 +84,41 @@ def search_space(config):
     architectures = BranchSpace(CategoricalSpace(SPACE), config["search_max_branches"])
     if not config["search_hyper_space"]:
         return architectures  # a point is the architecture (journals before the joint space)
-    with as_config_error():
-        hyper = HyperSpace.from_dict(config["search_hyper_space"])
+    hyper = parse_hyper_space(config, "search_hyper_space")
     return JointSpace({"architecture": architectures}, hyper)
+
+
+def preset_points(config, space):
+    """The points of ``search_presets``: each preset's architecture, with the joint
+    space's other keys as ``config`` sets them (the model a user gets without search)."""
+    points = {}
+    for name in config["search_presets"] or []:
+        branches = sorted(PRESETS[name], key=point_key)  # as BranchSpace orders a point
+        if not isinstance(space, JointSpace):
+            points[name] = branches
+            continue
+
+        def value_of(key):
+            base, dot, field = key.partition(".")
+            return config[base][field] if dot else config[key]
+
+        points[name] = {"architecture": branches, **space.hyper.point(value_of)}
+    return points
+
+
+def comparison(trials, presets, best, space, bigger=True):
+    """Rows ``{model, valid_score}``: the found candidate, then the presets by score."""
+    scores = {space.key(t.point): t.value for t in trials if t.scored}
+    rows = [{"model": name, "valid_score": scores[space.key(point)]}
+            for name, point in presets.items() if space.key(point) in scores]  # fmt: skip
+    rows.sort(key=lambda row: row["valid_score"], reverse=bigger)
+    return [{"model": "found", "valid_score": best.value}, *rows]
+
+
+def comparison_line(rows, metric, epochs):
+    """The comparison as one log line."""
+    cells = " | ".join(f"{row['model']} {row['valid_score']:.4f}" for row in rows)
+    return f"found vs presets (valid {metric}, {epochs} epochs each): {cells}"
 
 
 def candidate_keys(point):
@@ -87,13 +138,12 @@ class CandidateObjective:
 
     def __call__(self, point, report=None):
         epochs = self.config["search_epochs"]
-        config = derive_config(
-            self.config,
-            **candidate_keys(point),
-            epochs=epochs,
+        config = trial_config(
+            self.config, candidate_keys(point), epochs=epochs,
             eval_step=self.config["search_eval_step"] or epochs,
-        )
-        reseed(config, self.train_data)
-        model = AutoCF(config, self.train_data._dataset).to(config["device"])
+        )  # fmt: skip
+        train_data = train_loader(config, self.train_data)
+        reseed(config, train_data)
+        model = AutoCF(config, train_data._dataset).to(config["device"])
         trainer = Trainer(config, model)
-        return train_trial(trainer, self.train_data, self.valid_data, report)
+        return train_trial(trainer, train_data, self.valid_data, report)

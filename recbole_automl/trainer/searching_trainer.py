@@ -48,7 +48,8 @@ class SearchingTrainer(Trainer):
         raise NotImplementedError
 
     def adopt(self, found, train_data):
-        """Make what the search found the model this trainer trains (see :meth:`rebuild`)."""
+        """Make what the search found the model this trainer trains (see :meth:`rebuild`);
+        return the training dataloader to train it on (``None``: ``train_data``)."""
 
     def summarise(self, found):
         """What ``search_summary`` reports of ``found`` (``None``: nothing was searched)."""
@@ -69,7 +70,7 @@ class SearchingTrainer(Trainer):
             start = time.monotonic()
             found = self.search(train_data, valid_data, kwargs.get("show_progress", False))
             search_seconds = time.monotonic() - start
-            self.adopt(found, train_data)
+            train_data = self.adopt(found, train_data) or train_data
         start = time.monotonic()
         result = super().fit(train_data, valid_data, **kwargs)
         summary = self.summarise(found)

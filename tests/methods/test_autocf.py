@@ -124,9 +124,7 @@ def test_bad_architecture_names_the_key_and_the_choices(architecture, message):
 
 
 def test_bad_loss_and_strategy_name_their_keys():
-    with pytest.raises(
-        ConfigError, match="'loss_type' of AutoCF must be one of \\['BPR', 'CE', 'MSE'\\]"
-    ):
+    with pytest.raises(ConfigError, match="'loss_type' must be one of \\['BPR', 'CE', 'MSE'\\]"):
         run_recbole_automl(model="AutoCF", config_dict=tiny_config(loss_type="hinge"))
     with pytest.raises(ConfigError, match="'search_strategy' must be one of"):
         run_recbole_automl(model="AutoCF", config_dict=tiny_config(search_strategy="bayes"))
@@ -311,17 +309,21 @@ def test_the_item_item_term_sums_the_history_without_the_item_itself():
 def test_a_joint_search_finds_architecture_and_hyper_parameters_and_exports_both(
     isolated_run,
 ):
-    space = {"embedding_size": {"choice": [8, 16]}, "item_item": {"choice": [False, True]}}
+    space = {
+        "embedding_size": {"choice": [8, 16]}, "item_item": {"choice": [False, True]},
+        "loss_type": "CE", "train_neg_sample_args.sample_num": {"choice": [2, 3]},
+    }  # fmt: skip
     config = autocf_search_config(search_hyper_space=space)
     result = run_recbole_automl(model="AutoCF", config_dict=config)
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()
     trials = Journal(search_dir / "journal.jsonl").load()
-    assert len(trials) == 4 and all(
-        set(t.point) == {"architecture", "embedding_size", "item_item"} for t in trials
-    )
+    assert len(trials) == 4 and all(set(t.point) == {"architecture", *space} for t in trials)
     best = max(trials, key=lambda t: t.value)
     exported = __import__("yaml").safe_load(open(search_dir / "best.yaml"))
+    negatives = best.point.pop("train_neg_sample_args.sample_num")
     assert {k: exported[k] for k in best.point} == best.point
+    assert exported["train_neg_sample_args"]["sample_num"] == negatives  # a dotted key's field
+    assert exported["train_neg_sample_args"]["distribution"] == "uniform"  # the rest kept
     assert "search_hyper_space" not in exported
     assert result["search"]["embedding_size"] == best.point["embedding_size"]
     reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
@@ -336,3 +338,103 @@ def test_a_joint_space_may_only_set_what_the_candidates_read():
             "AutoCF", "tiny", read_cmd_line=False,
             config_dict=tiny_config(search_hyper_space={"train_batch_size": {"choice": [64]}}),
         )  # fmt: skip
+
+
+def test_a_candidate_trains_on_the_samples_its_loss_and_negatives_ask_for():
+    from recbole.utils import InputType
+
+    from recbole_automl.methods.searching import train_loader, trial_config
+
+    train_data = _tiny_train()
+    config = train_data.config
+    assert train_loader(trial_config(config, {"embedding_size": 8}), train_data) is train_data
+    point = {"loss_type": "CE", "train_neg_sample_args.sample_num": 3}
+    loader = train_loader(trial_config(config, point), train_data)
+    assert loader.dl_format == InputType.POINTWISE and loader.times == 4
+    labels = next(iter(loader))[config["LABEL_FIELD"]]
+    assert (labels == 0).sum() == 3 * (labels == 1).sum()  # three negatives per positive
+    pairs = train_loader(trial_config(config, {"train_neg_sample_args.sample_num": 2}), train_data)
+    assert pairs.dl_format == InputType.PAIRWISE and len(pairs.dataset) == len(train_data.dataset)
+    assert config["train_neg_sample_args"]["sample_num"] == 1  # the search's config unchanged
+
+
+@pytest.mark.parametrize(
+    "space, named",
+    [
+        ({"loss_type": {"choice": ["BPR", "hinge"]}}, r"'loss_type' must be one of"),
+        ({"weight_decay": {"uniform": [-1.0, 0.1]}}, r"'weight_decay' must be a number >= 0"),
+    ],
+)
+def test_a_joint_space_value_that_breaks_its_key_rule_fails_before_training(space, named):
+    config = autocf_search_config(search_hyper_space=space)
+    with pytest.raises(ConfigError, match=r"'search_hyper_space': Config key " + named):
+        run_recbole_automl(model="AutoCF", config_dict=config)
+
+
+def test_presets_train_first_and_the_found_model_is_compared_with_them(isolated_run):
+    from recbole_automl.trainer.autocf_trainer import comparison_line
+
+    space = {"embedding_size": {"choice": [8, 16]}}
+    config = autocf_search_config(
+        search_presets=["NeuMF", "MF"], search_hyper_space=space, state="INFO"
+    )
+    result = run_recbole_automl(model="AutoCF", config_dict=config)
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(search_dir / "journal.jsonl").load()
+    # The presets first, in the order given, at the run's own embedding_size (not in the space).
+    neumf = [{"user": "ID-MAT", "item": "ID-MAT", "interaction": i, "prediction": p}
+             for i, p in (("concat", "MLP"), ("multiply", "VEC"))]  # fmt: skip
+    assert [t.point["architecture"] for t in trials[:2]] == [neumf, PRESETS["MF"]]
+    assert [t.point["embedding_size"] for t in trials[:2]] == [64, 64]
+    assert all(t.point["embedding_size"] in (8, 16) for t in trials[2:])
+    rows = result["search"]["comparison"]
+    best = max(trials, key=lambda t: t.value)
+    assert rows[0] == {"model": "found", "valid_score": best.value}
+    presets = {row["model"]: row["valid_score"] for row in rows[1:]}
+    assert presets == {"NeuMF": trials[0].value, "MF": trials[1].value}
+    assert [row["valid_score"] for row in rows[1:]] == sorted(presets.values(), reverse=True)
+    line = comparison_line(rows, "ndcg@10", 1)  # what the log shows
+    assert line.startswith(
+        f"found vs presets (valid ndcg@10, 1 epochs each): found {best.value:.4f} | "
+    )
+
+
+def test_an_unknown_preset_names_the_key_and_the_presets():
+    with pytest.raises(ConfigError, match=r"'search_presets' must be a list of values from"):
+        Config(
+            "AutoCF", "tiny", read_cmd_line=False,
+            config_dict=tiny_config(search_presets=["MF", "BPR"]),
+        )  # fmt: skip
+
+
+def test_a_data_fraction_screens_on_a_share_of_the_users_with_their_whole_history():
+    from recbole.data import create_dataset, data_preparation
+
+    from recbole_automl.methods.searching import sample_users
+
+    config = Config(model="AutoCF", config_dict=tiny_config(), read_cmd_line=False)
+    init_seed(config["seed"], config["reproducibility"])
+    train_data, valid_data, _ = data_preparation(config, create_dataset(config))
+    train, valid = sample_users(config, train_data, valid_data, 0.5)
+    uid = config["USER_ID_FIELD"]
+    every = set(train_data._dataset.inter_feat[uid].tolist())
+    users = set(train._dataset.inter_feat[uid].tolist())
+    assert len(users) == round(len(every) / 2) and set(valid.uid_list.tolist()) <= users
+    full = train_data._dataset.inter_feat
+    kept = np.isin(full[uid].numpy(), list(users))
+    assert len(train._dataset) == kept.sum()  # every interaction of a chosen user
+    for user in valid.uid_list.tolist():  # validation masks the same training history
+        assert set(valid.uid2history_item[user].tolist()) == set(
+            valid_data.uid2history_item[user].tolist()
+        )
+    assert sample_users(config, train_data, valid_data, 1.0) == (train_data, valid_data)
+
+
+def test_a_search_on_a_share_of_the_users_retrains_the_found_model_on_all(isolated_run):
+    result = run_recbole_automl(
+        model="AutoCF", config_dict=autocf_search_config(search_data_fraction=0.5)
+    )
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    assert len(Journal(search_dir / "journal.jsonl").load()) == 4
+    reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
+    assert reproduced["test_result"] == result["test_result"]  # trained on every user

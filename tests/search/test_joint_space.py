@@ -37,3 +37,13 @@ def test_a_joint_point_is_a_flat_dict_of_config_keys():
     grid = list(space.grid())
     assert len(grid) == 4 * 2 and len({space.key(p) for p in grid}) == 8
     assert all(set(p) == {"architecture", "embedding_size"} for p in grid)
+
+
+def test_the_point_of_a_runs_own_settings_and_its_encoding_outside_the_options():
+    space = HyperSpace.from_dict(HYPER)
+    settings = {"embedding_size": 32, "learning_rate": 1e-3, "learner": "sgd", "momentum": 0.5}
+    point = space.point(settings.get)
+    assert point == settings  # the conditional key of the option the settings choose
+    assert set(space.point({**settings, "learner": "adam"}.get)) == set(HYPER)
+    # 32 is not an option: its one-hot is all zeros; the rest encodes as usual.
+    np.testing.assert_allclose(space.encode(point), [0, 0, 0.5, 0, 1, 1], atol=1e-6)

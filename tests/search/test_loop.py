@@ -207,3 +207,31 @@ def test_a_time_cap_stops_starting_trials_and_never_cuts_one(tmp_path):
     )  # fmt: skip
     assert 1 <= len(trials) == len(seen) < 10
     assert all(t.complete and t.seconds >= 0.2 for t in trials)  # none was cut short
+
+
+def test_a_seeded_strategy_evaluates_its_first_points_first_and_resumes(tmp_path):
+    from recbole_automl.search import SeededStrategy
+
+    space = CategoricalSpace(CHOICES)
+    first = [{"a": 5, "b": 5}, {"a": 0, "b": 0}, {"a": 3, "b": 1}]
+
+    def search(journal, objective):
+        strategy = SeededStrategy(RandomStrategy(space), first)
+        trials = run_search(objective, space, strategy, Budget(max_trials=6), journal,
+                            seed=3, batch_size=2)  # fmt: skip
+        return trials, strategy
+
+    calls = []
+
+    def objective(point, report):
+        calls.append(point)
+        return TrialOutcome(point["a"] + point["b"])
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    trials, strategy = search(journal, objective)
+    assert [t.point for t in trials[:3]] == first  # in the order given, then the strategy's
+    assert len({space.key(t.point) for t in trials}) == 6
+    assert strategy.strategy.points == [t.point for t in trials]  # told every result
+    calls.clear()
+    again, _ = search(journal, objective)
+    assert not calls and [t.point for t in again] == [t.point for t in trials]
