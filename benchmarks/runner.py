@@ -68,7 +68,11 @@ def machine():
     except (OSError, StopIteration):
         pass
     python = platform.python_version()
-    return f"{cpu}, {os.cpu_count()} cores, Python {python}, torch {torch.__version__}"
+    threads = torch.get_num_threads()  # fewer than the cores: OMP_NUM_THREADS was set
+    cores = f"{os.cpu_count()} cores" + (
+        f" ({threads} torch thread(s))" if threads < os.cpu_count() else ""
+    )
+    return f"{cpu}, {cores}, Python {python}, torch {torch.__version__}"
 
 
 def append_record(path, record):
@@ -114,8 +118,9 @@ def runs_note(records):
     return f"Runs shown (raw records' run ids): {shown}. Machine: {'; '.join(machines)}."
 
 
-def train_and_record(label, model, seed, config_files=None, overrides=None):
-    """Train and test ``model`` on ml-100k in this process; print its record for the parent."""
+def train_and_record(label, model, seed, config_files=None, overrides=None, extra=None):
+    """Train and test ``model`` on ml-100k in this process; print its record for the parent
+    (plus ``extra(result)``, a dict of more fields)."""
     sys.path.insert(0, ROOT)
     from recbole_automl import Config
     from recbole_automl.quick_start import train_and_test
@@ -137,6 +142,7 @@ def train_and_record(label, model, seed, config_files=None, overrides=None):
         "wall_s": round(time.perf_counter() - start, 1),
         "params": sum(p.numel() for p in result["model"].parameters() if p.requires_grad),
         "search": result["search"],
+        **(extra(result) if extra else {}),
     }
     print("RECORD " + json.dumps(record))
 

@@ -10,7 +10,7 @@ import torch
 from recbole.data.dataloader import TrainDataLoader
 from recbole.utils import InputType, set_color
 
-from recbole_automl.checks import check_space, load_checks
+from recbole_automl.checks import check_key, check_space, load_checks
 from recbole_automl.search import (
     EXECUTORS,
     SCHEDULERS,
@@ -194,7 +194,10 @@ def parse_hyper_space(config, key):
     rule of its own key (``*.checks.yaml``), checked before anything trains."""
     with as_config_error():
         space = HyperSpace.from_dict(config[key])
-    check_space(space, load_checks(config["model"], config["search"]), config, key)
+    rules = load_checks(config["model"], config["search"])
+    if key in rules:  # conditional keys too, not only the mapping's own
+        check_key(key, dict.fromkeys(space.keys()), rules[key], config)
+    check_space(space, rules, config, key)
     return space
 
 

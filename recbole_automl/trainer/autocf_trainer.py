@@ -32,14 +32,16 @@ from recbole_automl.utils import derive_config, reseed
 
 
 class AutoCFTrainer(SearchingTrainer):
-    """RecBole ``Trainer`` for :class:`AutoCF`; searches the architecture when it is ``~``."""
+    """RecBole ``Trainer`` for :class:`AutoCF`; searches the architecture when it is ``~``
+    (with ``search_hyper_space``, jointly with those keys; a given architecture then has
+    its hyper-parameters searched)."""
 
     search_name = "AutoCF"
     run_key_ignores = ("epochs",)  # candidates train for search_epochs
     export_prefixes = ("search_", "arsp_")
 
     def needs_search(self):
-        return self.config["architecture"] is None
+        return self.config["architecture"] is None or bool(self.config["search_hyper_space"])
 
     def search(self, train_data, valid_data, show_progress=False):
         """Run the architecture search; return the best :class:`~recbole_automl.search.Trial`."""
@@ -80,11 +82,14 @@ class AutoCFTrainer(SearchingTrainer):
 
 def search_space(config):
     """The architectures of ``search_max_branches`` branches, joint with
-    ``search_hyper_space`` when it is set (then a point is a dict of config keys)."""
+    ``search_hyper_space`` when it is set (then a point is a dict of config keys); with an
+    ``architecture`` given, that space alone (the architecture's hyper-parameters)."""
     architectures = BranchSpace(CategoricalSpace(SPACE), config["search_max_branches"])
     if not config["search_hyper_space"]:
         return architectures  # a point is the architecture (journals before the joint space)
     hyper = parse_hyper_space(config, "search_hyper_space")
+    if config["architecture"] is not None:
+        return hyper
     return JointSpace({"architecture": architectures}, hyper)
 
 
@@ -92,6 +97,8 @@ def preset_points(config, space):
     """The points of ``search_presets``: each preset's architecture, with the joint
     space's other keys as ``config`` sets them (the model a user gets without search)."""
     points = {}
+    if config["architecture"] is not None:
+        return points  # the architecture is given: no other to compare with
     for name in config["search_presets"] or []:
         branches = sorted(PRESETS[name], key=point_key)  # as BranchSpace orders a point
         if not isinstance(space, JointSpace):

@@ -438,3 +438,25 @@ def test_a_search_on_a_share_of_the_users_retrains_the_found_model_on_all(isolat
     assert len(Journal(search_dir / "journal.jsonl").load()) == 4
     reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
     assert reproduced["test_result"] == result["test_result"]  # trained on every user
+
+
+def test_a_conditional_key_of_a_joint_space_is_checked_too():
+    space = {"loss_type": {"choice": {"BPR": None, "CE": {"neg_samples": {"choice": [1, 4]}}}}}
+    with pytest.raises(ConfigError, match=r"'search_hyper_space' may only set .*'neg_samples'"):
+        run_recbole_automl(
+            model="AutoCF", config_dict=autocf_search_config(search_hyper_space=space)
+        )
+
+
+def test_a_given_architecture_with_a_hyper_space_searches_its_hyper_parameters(isolated_run):
+    space = {"embedding_size": {"choice": [8, 16, 32]}, "learning_rate": {"choice": [1e-3, 1e-2]}}
+    config = autocf_search_config(architecture="MF", search_hyper_space=space)
+    result = run_recbole_automl(model="AutoCF", config_dict=config)
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(search_dir / "journal.jsonl").load()
+    assert len(trials) == 4 and all(set(t.point) == set(space) for t in trials)
+    exported = __import__("yaml").safe_load(open(search_dir / "best.yaml"))
+    best = max(trials, key=lambda t: t.value)
+    assert exported["architecture"] == "MF" and {k: exported[k] for k in space} == best.point
+    reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
+    assert reproduced["test_result"] == result["test_result"]
