@@ -25,6 +25,7 @@ import sys
 from datetime import date
 
 import numpy as np
+import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -57,6 +58,9 @@ TASKS = {
         "bigger": True,
     },
 }
+# AutoCF's joint search for ratings: the keys of its config file, as overrides.
+with open(os.path.join(ROOT, "configs", "autocf_joint_explicit.yaml")) as f:
+    JOINT_EXPLICIT = yaml.safe_load(f)
 # label -> (model, config overrides)
 VARIANTS = {
     "SIF": ("SIF", {}),
@@ -69,6 +73,7 @@ VARIANTS = {
     **{f"SIF[{op}]": ("SIF", {"interaction": op}) for op in INTERACTIONS},
     "FM": ("FM", {}),
     "NeuMF": ("NeuMF", {}),
+    "AutoCF joint search (configs/autocf_joint_explicit.yaml)": ("AutoCF", JOINT_EXPLICIT),
 }
 # The single operations SIF searches over, each trained alone with SIF's own settings (not
 # the variants with offsets, which SIF's default search does not have).

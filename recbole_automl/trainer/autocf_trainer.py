@@ -12,6 +12,7 @@ the best candidate on validation is retrained with the full ``epochs`` and early
 the test split is only used after that, by whoever calls ``evaluate``.
 """
 
+import torch
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
@@ -31,7 +32,27 @@ from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.utils import derive_config, reseed
 
 
-class AutoCFTrainer(SearchingTrainer):
+class FusedAdam:
+    """A RecBole ``Trainer`` mixin: ``learner: adam`` runs as torch's fused Adam (one pass
+    over the weights per step) for a model with a large dense table (``model.fused_adam``:
+    AutoCF's item-item term, ``n_items ** 2`` weights, whose non-fused Adam step costs
+    more than the model's forward and backward). Other models keep RecBole's Adam."""
+
+    def _build_optimizer(self, **kwargs):
+        optimizer = super()._build_optimizer(**kwargs)
+        if getattr(self.model, "fused_adam", False) and type(optimizer) is torch.optim.Adam:
+            group = optimizer.param_groups[0]
+            return torch.optim.Adam(
+                group["params"], lr=group["lr"], weight_decay=group["weight_decay"], fused=True
+            )
+        return optimizer
+
+
+class CandidateTrainer(FusedAdam, Trainer):
+    """RecBole's ``Trainer`` for one candidate."""
+
+
+class AutoCFTrainer(FusedAdam, SearchingTrainer):
     """RecBole ``Trainer`` for :class:`AutoCF`; searches the architecture when it is ``~``
     (with ``search_hyper_space``, jointly with those keys; a given architecture then has
     its hyper-parameters searched)."""
@@ -152,5 +173,5 @@ class CandidateObjective:
         train_data = train_loader(config, self.train_data)
         reseed(config, train_data)
         model = AutoCF(config, train_data._dataset).to(config["device"])
-        trainer = Trainer(config, model)
+        trainer = CandidateTrainer(config, model)
         return train_trial(trainer, train_data, self.valid_data, report)

@@ -460,3 +460,18 @@ def test_a_given_architecture_with_a_hyper_space_searches_its_hyper_parameters(i
     assert exported["architecture"] == "MF" and {k: exported[k] for k in space} == best.point
     reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
     assert reproduced["test_result"] == result["test_result"]
+
+
+def test_the_item_item_table_trains_with_fused_adam_and_the_presets_with_recboles():
+    from recbole_automl.trainer.autocf_trainer import AutoCFTrainer, CandidateTrainer
+
+    train_data = _tiny_train()
+    config = train_data.config
+    for item_item in (False, True):
+        config["item_item"] = item_item
+        model = AutoCF(config, train_data._dataset)
+        for trainer_class in (AutoCFTrainer, CandidateTrainer):
+            optimizer = trainer_class(config, model).optimizer
+            assert isinstance(optimizer, torch.optim.Adam)
+            assert bool(optimizer.defaults["fused"]) == item_item
+            assert optimizer.defaults["lr"] == config["learning_rate"]

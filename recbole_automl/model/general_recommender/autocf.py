@@ -210,6 +210,7 @@ class AutoCF(PairScoringRecommender):
         self.item_item = None  # config item_item: a full-rank item-item term on top
         if config["item_item"]:
             self.item_item = ItemItem(matrix, self.n_items, alpha)
+        self.fused_adam = self.item_item is not None  # its table: see AutoCFTrainer
         self._all_items = None  # item vectors per branch, cached while evaluating
         self.apply(xavier_normal_initialization)  # (the item-item weights stay at 0)
 
