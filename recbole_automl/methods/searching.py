@@ -52,7 +52,10 @@ def as_config_error():
 
 # Keys added after the first searches were keyed, and the value that searches as before
 # them: at that value a key is left out of the run key, so an older search keeps its folder.
-LATER_KEYS = {"search_hyper_space": None, "item_item": False, "search_data_fraction": 1.0}
+LATER_KEYS = {
+    "search_hyper_space": None, "item_item": False, "search_data_fraction": 1.0,
+    "item_item_max_items": 10000,
+}  # fmt: skip
 
 
 def search_folder(config, name, ignores=(), extra=None):

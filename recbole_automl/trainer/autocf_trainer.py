@@ -26,10 +26,15 @@ from recbole_automl.methods.searching import (
     training_keys,
     trial_config,
 )
-from recbole_automl.model.general_recommender.autocf import PRESETS, SPACE, AutoCF
+from recbole_automl.model.general_recommender.autocf import (
+    PRESETS,
+    SPACE,
+    AutoCF,
+    item_item_error,
+)
 from recbole_automl.search import BranchSpace, CategoricalSpace, JointSpace, point_key
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
-from recbole_automl.utils import derive_config, reseed
+from recbole_automl.utils import ConfigError, derive_config, reseed
 
 
 class FusedAdam:
@@ -67,7 +72,7 @@ class AutoCFTrainer(FusedAdam, SearchingTrainer):
     def search(self, train_data, valid_data, show_progress=False):
         """Run the architecture search; return the best :class:`~recbole_automl.search.Trial`."""
         config, folder = self.config, self.search_dir
-        space = search_space(config)
+        space = search_space(config, train_data._dataset.item_num, self.logger)
         presets = preset_points(config, space)
         screening = sample_users(config, train_data, valid_data, config["search_data_fraction"])
         trials, best = run_configured_search(
@@ -101,14 +106,27 @@ class AutoCFTrainer(FusedAdam, SearchingTrainer):
                 "folder": self.search_dir}  # fmt: skip
 
 
-def search_space(config):
+def search_space(config, n_items=0, logger=None):
     """The architectures of ``search_max_branches`` branches, joint with
     ``search_hyper_space`` when it is set (then a point is a dict of config keys); with an
-    ``architecture`` given, that space alone (the architecture's hyper-parameters)."""
+    ``architecture`` given, that space alone (the architecture's hyper-parameters). Above
+    ``item_item_max_items`` items, ``item_item: True`` is left out of the space."""
     architectures = BranchSpace(CategoricalSpace(SPACE), config["search_max_branches"])
     if not config["search_hyper_space"]:
         return architectures  # a point is the architecture (journals before the joint space)
     hyper = parse_hyper_space(config, "search_hyper_space")
+    limit = config["item_item_max_items"]
+    for param in hyper.walk():
+        if param.name == "item_item" and n_items > limit and True in param.args:
+            if param.args == [True]:
+                raise ConfigError(item_item_error(n_items, limit, "search_hyper_space"))
+            index = param.args.index(True)
+            param.args.pop(index)
+            if param.conditions:
+                param.conditions.pop(index)
+            if logger is not None:
+                logger.warning(f"item_item: True left out of the search: {n_items:,} items "
+                               f"> item_item_max_items ({limit:,})")  # fmt: skip
     if config["architecture"] is not None:
         return hyper
     return JointSpace({"architecture": architectures}, hyper)

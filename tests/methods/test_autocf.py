@@ -475,3 +475,25 @@ def test_the_item_item_table_trains_with_fused_adam_and_the_presets_with_recbole
             assert isinstance(optimizer, torch.optim.Adam)
             assert bool(optimizer.defaults["fused"]) == item_item
             assert optimizer.defaults["lr"] == config["learning_rate"]
+
+
+def test_an_item_item_term_over_too_many_items_is_refused_and_left_out_of_a_search(
+    isolated_run,
+):
+    from recbole_automl.trainer.autocf_trainer import search_space
+
+    with pytest.raises(ConfigError, match=r"'item_item': an item-item term over .* items"):
+        run_recbole_automl(
+            model="AutoCF",
+            config_dict=tiny_config(architecture="MF", item_item=True, item_item_max_items=5),
+        )
+    space = {"item_item": {"choice": [False, True]}, "embedding_size": {"choice": [8, 16]}}
+    config = Config(
+        "AutoCF", "tiny", read_cmd_line=False,
+        config_dict=tiny_config(search_hyper_space=space, item_item_max_items=5),
+    )  # fmt: skip
+    assert {p["item_item"] for p in search_space(config, 6).hyper.grid()} == {False}
+    assert {p["item_item"] for p in search_space(config, 5).hyper.grid()} == {False, True}
+    config["search_hyper_space"] = {"item_item": {"choice": [True]}}
+    with pytest.raises(ConfigError, match=r"'search_hyper_space': an item-item term"):
+        search_space(config, 6)

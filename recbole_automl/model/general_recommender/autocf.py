@@ -189,6 +189,16 @@ class ItemItem(nn.Module):
         return torch.sparse.mm(rows, self.weight)
 
 
+def item_item_error(n_items, limit, key="item_item"):
+    """Why an item-item term of ``n_items`` is refused."""
+    gib = n_items**2 * 4 * 3 / 2**30  # the weights and Adam's two moments, float32
+    return (
+        f"Config key '{key}': an item-item term over {n_items:,} items is {n_items**2:,} "
+        f"weights (about {gib:.1f} GiB with Adam's moments), above item_item_max_items "
+        f"({limit:,}); set item_item: False, or raise item_item_max_items."
+    )
+
+
 class AutoCF(PairScoringRecommender):
     """A CF model assembled from the AutoCF search space (see the module docstring).
 
@@ -209,6 +219,8 @@ class AutoCF(PairScoringRecommender):
         )
         self.item_item = None  # config item_item: a full-rank item-item term on top
         if config["item_item"]:
+            if self.n_items > config["item_item_max_items"]:
+                raise ConfigError(item_item_error(self.n_items, config["item_item_max_items"]))
             self.item_item = ItemItem(matrix, self.n_items, alpha)
         self.fused_adam = self.item_item is not None  # its table: see AutoCFTrainer
         self._all_items = None  # item vectors per branch, cached while evaluating
