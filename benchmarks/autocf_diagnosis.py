@@ -26,7 +26,7 @@ from runner import (  # noqa: E402
     add_run_arguments,
     load_records,
     reproduce_lines,
-    run_jobs,
+    run_and_tabulate,
     runs_note,
     train_and_record,
     write_lines,
@@ -117,12 +117,8 @@ def main():
         overrides = {**BASE, **VARIANTS[label], "use_gpu": False}
         train_and_record(label, "AutoCF", seed, [CONFIG], overrides)
         return
-    if not args.table:
-        jobs = [(label, seed) for label in args.variants for seed in args.seeds]
-        work = os.path.join(HERE, ".work")
-        run_jobs(__file__, [], jobs, RECORDS, work,
-                 lambda: write_table(load_records(RECORDS)))  # fmt: skip
-    print("\n".join(write_table(load_records(RECORDS))))
+    jobs = [(label, seed) for label in args.variants for seed in args.seeds]
+    run_and_tabulate(__file__, args, jobs, RECORDS, write_table)
 
 
 if __name__ == "__main__":

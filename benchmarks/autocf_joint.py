@@ -29,7 +29,7 @@ from runner import (  # noqa: E402
     load_records,
     mean_std,
     reproduce_lines,
-    run_jobs,
+    run_and_tabulate,
     runs_note,
     train_and_record,
     write_lines,
@@ -169,12 +169,8 @@ def main():
         train_and_record(label, "AutoCF", seed, [IMPLICIT, *files], overrides,
                          lambda result: search_trace(result, fraction))  # fmt: skip
         return
-    if not args.table:
-        jobs = [(label, seed) for label in args.protocols for seed in args.seeds]
-        work = os.path.join(HERE, ".work")
-        run_jobs(__file__, [], jobs, RECORDS, work,
-                 lambda: write_table(load_records(RECORDS)))  # fmt: skip
-    print("\n".join(write_table(load_records(RECORDS))))
+    jobs = [(label, seed) for label in args.protocols for seed in args.seeds]
+    run_and_tabulate(__file__, args, jobs, RECORDS, write_table)
 
 
 if __name__ == "__main__":

@@ -147,6 +147,15 @@ def train_and_record(label, model, seed, config_files=None, overrides=None, extr
     print("RECORD " + json.dumps(record))
 
 
+def run_and_tabulate(script, args, jobs, path, write_table):
+    """Run the ``(label, seed)`` jobs not yet in ``path`` (unless ``--table``), rebuilding
+    the table with ``write_table(records)`` after each; print the table."""
+    if not args.table:
+        run_jobs(script, [], jobs, path, os.path.join(HERE, ".work"),
+                 lambda: write_table(load_records(path)))  # fmt: skip
+    print("\n".join(write_table(load_records(path))))
+
+
 def run_jobs(script, script_args, jobs, path, workdir, on_record=None, key="label"):
     """Run ``script *script_args --run-one LABEL SEED`` for each (label, seed) not in ``path``.
 
