@@ -104,7 +104,7 @@ def time_one(data_path, dataset, encoding, seed):
     from recbole_automl import Config
     from recbole_automl.model.general_recommender.autocf import AutoCF
     from recbole_automl.trainer.autocf_trainer import CandidateTrainer
-    from recbole_automl.utils import init_seed
+    from recbole_automl.utils import ConfigError, init_seed
 
     branches, item_item = architecture(encoding)
     config = Config(
@@ -116,7 +116,14 @@ def time_one(data_path, dataset, encoding, seed):
     init_seed(seed, config["reproducibility"])
     dataset_ = create_dataset(config)
     train_data, valid_data, _ = data_preparation(config, dataset_)
-    model = AutoCF(config, train_data._dataset)
+    record = {"dataset": dataset, "encoding": encoding, "seed": seed,
+              "users": dataset_.user_num - 1, "items": dataset_.item_num - 1,
+              "interactions": len(dataset_)}  # fmt: skip
+    try:
+        model = AutoCF(config, train_data._dataset)
+    except ConfigError as error:  # item_item above item_item_max_items: say so in the table
+        print("RECORD " + json.dumps({**record, "refused": str(error)}))
+        return
     trainer = CandidateTrainer(config, model)
     start = time.perf_counter()
     trainer._train_epoch(train_data, 0, show_progress=False)
@@ -124,13 +131,11 @@ def time_one(data_path, dataset, encoding, seed):
     start = time.perf_counter()
     trainer._valid_epoch(valid_data, show_progress=False)
     valid = time.perf_counter() - start
-    record = {
-        "dataset": dataset, "encoding": encoding, "seed": seed,
-        "users": dataset_.user_num - 1, "items": dataset_.item_num - 1,
-        "interactions": len(dataset_), "epoch_s": round(epoch, 2), "valid_s": round(valid, 2),
-        "peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "params": sum(p.numel() for p in model.parameters()),
-    }  # fmt: skip
+    record.update(
+        epoch_s=round(epoch, 2), valid_s=round(valid, 2),
+        peak_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        params=sum(p.numel() for p in model.parameters()),
+    )  # fmt: skip
     print("RECORD " + json.dumps(record))
 
 
@@ -148,6 +153,11 @@ def write_table(records):
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
+        if "refused" in r:
+            lines.append(f"| {r['dataset']} | {r['users']:,} | {r['items']:,} | "
+                         f"{r['interactions']:,} | {r['encoding']} | refused: "
+                         f"{r['refused']} | - | - | - |")  # fmt: skip
+            continue
         lines.append(
             f"| {r['dataset']} | {r['users']:,} | {r['items']:,} | {r['interactions']:,} | "
             f"{r['encoding']} | {r['epoch_s']} | {r['valid_s']} | {r['peak_mib']:,} | "
