@@ -54,6 +54,9 @@ PROTOCOLS = {
     "joint, ASHA, half the users, 100 candidates": (
         [JOINT], {**ASHA, "search_trials": 100, "search_data_fraction": 0.5},
     ),  # fmt: skip
+    "joint, ASHA, half the users, 40 candidates": (
+        [JOINT], {**ASHA, "search_trials": 40, "search_data_fraction": 0.5},
+    ),  # fmt: skip
 }
 
 
