@@ -45,6 +45,10 @@ ASHA = {"search_scheduler": "asha", "search_eval_step": 2, "asha_min_epochs": 2,
         "asha_reduction_factor": 3}  # fmt: skip
 ARCHITECTURE_ONLY = "architecture only (AutoCF.yaml: 40 candidates x 10 epochs)"
 HYPER_ONLY = "hyper-parameters only (the architecture-only winner), 40 x 10 epochs"
+# Successive halving up to 30 epochs: the few candidates that pass every rung train about as
+# long as a converged model does (the diagnosis's models stop after 20-40 epochs).
+DEEP_ASHA = {"search_scheduler": "asha", "search_epochs": 30, "search_eval_step": 3,
+             "asha_min_epochs": 3, "asha_reduction_factor": 3}  # fmt: skip
 # protocol -> (config files on top of implicit.yaml, keys)
 PROTOCOLS = {
     ARCHITECTURE_ONLY: ([], {}),
@@ -58,6 +62,9 @@ PROTOCOLS = {
     ),  # fmt: skip
     "joint, ASHA, half the users, 40 candidates": (
         [JOINT], {**ASHA, "search_trials": 40, "search_data_fraction": 0.5},
+    ),  # fmt: skip
+    "joint, ASHA (rungs 3, 9, 27 of 30 epochs), half the users, 60 candidates": (
+        [JOINT], {**DEEP_ASHA, "search_trials": 60, "search_data_fraction": 0.5},
     ),  # fmt: skip
 }
 
