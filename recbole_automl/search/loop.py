@@ -129,6 +129,6 @@ def run_search(
         for i in sorted(done):
             trials.append(done[i])
             told.add(space.key(done[i].point))
-            strategy.tell(done[i].point, done[i].utility(bigger))
+            strategy.tell(done[i].point, done[i].utility(bigger), done[i].epochs)
         round_index += 1
     return trials

@@ -53,7 +53,7 @@ EXECUTORS = Registry("search_executor")  # factory(settings) -> Executor
 def _arsp(space, settings):
     return PredictorStrategy(
         space, k2=settings["arsp_k2"], steps=settings["arsp_predictor_epochs"],
-        seed=settings["seed"],
+        seed=settings["seed"], fidelity=bool(settings["arsp_fidelity"]),
     )  # fmt: skip
 
 

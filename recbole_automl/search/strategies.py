@@ -13,19 +13,22 @@ import torch.nn.functional as F
 
 
 class Strategy(ABC):
-    """Base class: keeps the told points and utilities."""
+    """Base class: keeps the told points, utilities and fidelities."""
 
     def __init__(self, space):
         self.space = space
-        self.points, self.utilities = [], []
+        self.points, self.utilities, self.fidelities = [], [], []
 
     @abstractmethod
     def ask(self, n, rng, exclude):
         """Up to ``n`` new points whose keys are not in ``exclude``, drawn with ``rng``."""
 
-    def tell(self, point, utility):
+    def tell(self, point, utility, fidelity=None):
+        """``point`` scored ``utility`` (``None``: failed) after ``fidelity`` epochs (a trial
+        that a scheduler stopped early was scored at a lower fidelity)."""
         self.points.append(point)
         self.utilities.append(utility)
+        self.fidelities.append(fidelity)
 
     def _sample_unique(self, n, rng, exclude, max_tries_per_point=50):
         points, keys = [], set(exclude)
@@ -91,9 +94,9 @@ class SeededStrategy(Strategy):
             points += self.strategy.ask(n - len(points), rng, taken)
         return points
 
-    def tell(self, point, utility):
-        super().tell(point, utility)
-        self.strategy.tell(point, utility)
+    def tell(self, point, utility, fidelity=None):
+        super().tell(point, utility, fidelity)
+        self.strategy.tell(point, utility, fidelity)
 
 
 class ArchitecturePredictor(nn.Module):
@@ -138,22 +141,36 @@ class PredictorStrategy(Strategy):
     a predictor, trained with a ranking loss on every point told so far, ranks highest.
     Before two points have been told, it returns the first ``k1`` random ones.
 
+    With ``fidelity``, the predictor also reads the fidelity of each result (its epochs, as
+    a share of the most told): it learns across fidelities (a trial stopped at an early rung
+    scored lower than it would have at the end) and ranks candidates at the highest.
+
     Args:
         space (Space): the search space.
         k2 (int): extra random candidates per ask that the predictor filters out.
         steps (int): predictor training steps per refit.
         seed (int): seeds the predictor's initialisation.
+        fidelity (bool): whether the predictor reads the fidelity of each result.
     """
 
-    def __init__(self, space, k2=45, steps=200, seed=0):
+    def __init__(self, space, k2=45, steps=200, seed=0, fidelity=False):
         super().__init__(space)
         self.k2 = k2
         self.steps = steps
         self.seed = seed
+        self.fidelity = fidelity
         self.predictor = None
 
+    def _inputs(self, points, fidelities):
+        x = np.stack([self.space.encode(p) for p in points])
+        if self.fidelity:
+            top = max((f for f in self.fidelities if f), default=1)
+            share = [[(f or top) / top] for f in fidelities]
+            x = np.concatenate([x, np.asarray(share, dtype=np.float32)], axis=1)
+        return torch.as_tensor(x)
+
     def _refit(self):
-        x = torch.as_tensor(np.stack([self.space.encode(p) for p in self.points]))
+        x = self._inputs(self.points, self.fidelities)
         y = torch.tensor([np.nan if u is None else u for u in self.utilities], dtype=torch.float32)
         # Seeded by the number of records, so a resumed search refits identically.
         torch.manual_seed(self.seed * 100003 + len(self.points))
@@ -165,8 +182,7 @@ class PredictorStrategy(Strategy):
         if len(self.points) < 2:
             return candidates[:n]
         self._refit()
-        with torch.no_grad():
-            x = torch.as_tensor(np.stack([self.space.encode(p) for p in candidates]))
-            scores = self.predictor(x).numpy()
+        with torch.no_grad():  # candidates at the highest fidelity
+            scores = self.predictor(self._inputs(candidates, [None] * len(candidates))).numpy()
         order = np.argsort(-scores, kind="stable")
         return [candidates[i] for i in order[:n]]

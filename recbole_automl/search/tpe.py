@@ -138,11 +138,11 @@ class HyperoptStrategy(Strategy):
                 points.append(point)
         return points + self._sample_unique(n - len(points), rng, keys)
 
-    def tell(self, point, utility):
+    def tell(self, point, utility, fidelity=None):
         from hyperopt import JOB_STATE_DONE, STATUS_FAIL, STATUS_OK
 
         tid = len(self.points)
-        super().tell(point, utility)
+        super().tell(point, utility, fidelity)
         vals = vals_from_point(self.space, point)
         misc = {
             "tid": tid,

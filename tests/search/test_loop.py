@@ -235,3 +235,27 @@ def test_a_seeded_strategy_evaluates_its_first_points_first_and_resumes(tmp_path
     calls.clear()
     again, _ = search(journal, objective)
     assert not calls and [t.point for t in again] == [t.point for t in trials]
+
+
+def test_a_fidelity_aware_predictor_ranks_what_was_stopped_early_by_its_end():
+    # "slow" points (b >= 3) are best at the end (utility 10 + a) but score 0.1 * a when a
+    # scheduler stops them after 1 of 10 epochs; "fast" ones score a at the end.
+    space = CategoricalSpace(CHOICES)
+
+    def told(fidelity):
+        strategy = PredictorStrategy(space, k2=36, steps=300, seed=0, fidelity=fidelity)
+        for a in range(6):
+            for b in range(6):
+                if b < 3:
+                    strategy.tell({"a": a, "b": b}, float(a), 10)
+                elif (a + b) % 9:  # all but two slow points were stopped at the first rung
+                    strategy.tell({"a": a, "b": b}, 0.1 * a, 1)
+                else:
+                    strategy.tell({"a": a, "b": b}, 10.0 + a, 10)
+        return strategy
+
+    def slow_share(strategy):
+        points = strategy.ask(6, np.random.default_rng(0), exclude=set())
+        return sum(p["b"] >= 3 for p in points) / len(points)
+
+    assert slow_share(told(True)) >= slow_share(told(False)) + 0.3  # 0.67 vs 0.33

@@ -24,7 +24,7 @@ from recbole_automl.search import (
 
 SETTINGS = {
     "seed": 7, "arsp_k2": 10, "arsp_predictor_epochs": 20, "search_grid_shuffle": True,
-    "tpe_startup_trials": 3,
+    "tpe_startup_trials": 3, "arsp_fidelity": False,
 }  # fmt: skip
 
 
