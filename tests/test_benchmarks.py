@@ -188,6 +188,7 @@ REBUILD = {
     "ml-100k-determinism.md": ["determinism.py", "--table"],
     "ml-100k-autocf-diagnosis.md": ["autocf_diagnosis.py", "--table"],
     "ml-100k-autocf-joint.md": ["autocf_joint.py", "--table"],
+    "scale.md": ["scale.py", "table"],
 }
 REPLAYED = {"ml-100k-autocf-strategies.md", "ml-100k-hyper.md", "ml-100k-hyper-asha.md"}
 
