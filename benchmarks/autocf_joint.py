@@ -125,7 +125,7 @@ def write_table(records):
         gap = (
             f"{np.mean(valid) / np.mean(row_ease) - 1:+.1%}" if len(row_ease) == len(rows) else "-"
         )
-        found = {k: round(v, 4) if isinstance(v, float) else v
+        found = {k: float(f"{v:.4g}") if isinstance(v, float) else v
                  for k, v in rows[0]["search"].items() if k not in NOT_FOUND}  # fmt: skip
         if "train_neg_sample_args" in found:  # its one searched field
             found["train_neg_sample_args"] = {
