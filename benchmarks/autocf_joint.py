@@ -9,8 +9,11 @@ same seed. Budgets are candidates x epochs (x the share of users with
 ``search_data_fraction``), never seconds. The table puts the search's best validation
 score, the epochs it spent and the retrained model against EASE's validation score on the
 same seeds (results/ml-100k-general.md); the chart draws the best validation score found
-against the epochs spent. Candidates s sums the journal's seconds of every candidate (a
-resumed search counts the candidates of its first run too). Writes
+against the epochs spent (a search on a share of the users validates on those users: its
+search scores are on another scale than the full data's, and an epoch of CE with 8
+negatives and the item-item term costs more than one of BPR-MF: see candidates s).
+Candidates s sums the journal's seconds of every candidate (a resumed search counts the
+candidates of its first run too). Writes
 ``results/ml-100k-autocf-joint.md`` (and ``.png``) from
 ``results/raw/ml-100k-autocf-joint.jsonl``; a killed run resumes.
 
