@@ -24,7 +24,7 @@ sys.path.insert(0, HERE)
 
 from runner import (  # noqa: E402
     add_run_arguments,
-    load_records,
+    ease_valid,
     reproduce_lines,
     run_and_tabulate,
     runs_note,
@@ -33,7 +33,6 @@ from runner import (  # noqa: E402
 )
 
 RECORDS = os.path.join(HERE, "results", "raw", "ml-100k-autocf-diagnosis.jsonl")
-GENERAL = os.path.join(HERE, "results", "raw", "ml-100k-general.jsonl")
 CONFIG = os.path.join(HERE, "configs", "implicit.yaml")
 FOUND = [{"user": "history-MAT", "item": "history-MAT", "interaction": "multiply",
           "prediction": "SUM"}]  # fmt: skip
@@ -64,12 +63,6 @@ VARIANTS = {
         "learning_rate": 0.003,
     },  # fmt: skip
 }
-
-
-def ease_valid(seeds):
-    """EASE's validation NDCG@10 in the general table's records, per seed."""
-    records = [r for r in load_records(GENERAL) if r.get("row", r["model"]) == "EASE"]
-    return {r["seed"]: r["valid"]["ndcg@10"] for r in records if r["seed"] in seeds}
 
 
 def write_table(records):

@@ -31,6 +31,7 @@ sys.path.insert(0, HERE)
 from runner import (  # noqa: E402
     TABLES,
     add_run_arguments,
+    ease_valid,
     load_records,
     mean_std,
     reproduce_lines,
@@ -41,7 +42,6 @@ from runner import (  # noqa: E402
 )
 
 RECORDS = os.path.join(HERE, "results", "raw", "ml-100k-autocf-joint.jsonl")
-GENERAL = os.path.join(HERE, "results", "raw", "ml-100k-general.jsonl")
 IMPLICIT = os.path.join(HERE, "configs", "implicit.yaml")
 JOINT = os.path.join(os.path.dirname(HERE), "configs", "autocf_joint.yaml")
 ASHA = {"search_scheduler": "asha", "search_eval_step": 2, "asha_min_epochs": 2,
@@ -82,11 +82,6 @@ def search_trace(result, fraction):
     trials = Journal(os.path.join(result["search"]["folder"], "journal.jsonl")).load()
     return {"trials": [[t.epochs, t.value, t.status, t.seconds] for t in trials],
             "fraction": fraction}  # fmt: skip
-
-
-def ease_valid(seeds):
-    records = [r for r in load_records(GENERAL) if r.get("row", r["model"]) == "EASE"]
-    return {r["seed"]: r["valid"]["ndcg@10"] for r in records if r["seed"] in seeds}
 
 
 def epochs_spent(record):

@@ -147,6 +147,14 @@ def train_and_record(label, model, seed, config_files=None, overrides=None, extr
     print("RECORD " + json.dumps(record))
 
 
+def ease_valid(seeds):
+    """EASE's validation NDCG@10 in the ml-100k general table's records, per seed: the line
+    the AutoCF benchmarks compare with."""
+    path = os.path.join(HERE, "results", "raw", "ml-100k-general.jsonl")
+    records = [r for r in load_records(path) if r.get("row", r["model"]) == "EASE"]
+    return {r["seed"]: r["valid"]["ndcg@10"] for r in records if r["seed"] in seeds}
+
+
 def run_and_tabulate(script, args, jobs, path, write_table):
     """Run the ``(label, seed)`` jobs not yet in ``path`` (unless ``--table``), rebuilding
     the table with ``write_table(records)`` after each; print the table."""
