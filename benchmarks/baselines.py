@@ -15,6 +15,7 @@ Protocols:
 Example:
     python benchmarks/baselines.py --task general --models BPR EASE --seeds 2020 2021 2022
     python benchmarks/baselines.py --task ctr --dataset mydata --data_path /data/atomic
+    python benchmarks/baselines.py --task general --models search=models
 """
 
 import argparse
@@ -57,28 +58,45 @@ TASKS = {
         "main_metric": "auc",
     },
 }
+# The row of the model search (search: models, its default candidates and budget).
+MODEL_SEARCH = "search=models"
 # The budget keys a record keeps (when set): a row is one protocol, so they tell rows apart.
 PROTOCOL_KEYS = ("epochs", "train_time_limit", "search_trials", "search_time", "search_epochs")
 
 
 def run_one(row, dataset, seed, config_dict, config_files):
-    """Train and test the model of table row ``row`` in this process; return its record."""
+    """Train and test the model of table row ``row`` in this process (a ``search=models``
+    row: the model search, then its winner); return its record."""
     sys.path.insert(0, ROOT)
     from recbole_automl import Config
+    from recbole_automl.methods.model_search import model_search
     from recbole_automl.quick_start import train_and_test
 
     model = model_of(row)
+    searches_models = model == MODEL_SEARCH
+    settings = {**config_dict, "seed": seed, "show_progress": False}
     start = time.perf_counter()
     config = Config(
-        model=model,
+        model=None if searches_models else model,
         dataset=dataset,
         config_file_list=config_files or None,
-        config_dict={**config_dict, "seed": seed, "show_progress": False},
+        config_dict={**settings, "search": "models"} if searches_models else settings,
         read_cmd_line=False,
     )
-    result = train_and_test(config, verbose=False)
+    if searches_models:
+        result = model_search(config, show_progress=False)
+        extra = {
+            "winner": result["best_params"],
+            "leaderboard": [{k: r[k] for k in ("model", "best", "trials", "epochs", "seconds")}
+                            for r in result["leaderboard"]],
+        }  # fmt: skip
+        params = None
+    else:
+        result = train_and_test(config, verbose=False)
+        trained = result.pop("model")
+        params = sum(p.numel() for p in trained.parameters() if p.requires_grad)
+        extra = {}
     wall = time.perf_counter() - start
-    trained = result.pop("model")
     return {
         "row": row,
         "model": model,
@@ -87,8 +105,9 @@ def run_one(row, dataset, seed, config_dict, config_files):
         "test": {k: float(v) for k, v in result["test_result"].items()},
         "wall_s": round(wall, 1),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "params": sum(p.numel() for p in trained.parameters() if p.requires_grad),
+        "params": params,
         "protocol": protocol_of(config),
+        **extra,
     }
 
 
@@ -172,7 +191,7 @@ def table_lines(records, task, dataset, protocol):
             + [
                 f"{np.mean([r['wall_s'] for r in runs]):.0f}",
                 f"{np.max([r['peak_rss_mib'] for r in runs]):.0f}",
-                f"{runs[0]['params']:,}",
+                "-" if runs[0]["params"] is None else f"{runs[0]['params']:,}",
                 format_protocol(runs[0].get("protocol")),
             ]
         )
@@ -188,7 +207,8 @@ def table_lines(records, task, dataset, protocol):
             "its seeds) is a row of its own, run: the run ids of the row's records. wall is one"
             " run from config to test (Python start-up"
             " excluded); peak is the largest resident memory of one run; params are trainable"
-            " ones (Pop, ItemKNN and EASE keep their statistics outside torch: 1 dummy);"
+            " ones (Pop, ItemKNN and EASE keep their statistics outside torch: 1 dummy;"
+            " search=models: `-`, its winner is in the raw record);"
             " budget: the run's training/search budget keys (`-`: not recorded).",
             "Wall times depend on the machine's load: the runs of a table may have shared the",
             "2 cores with other benchmarks, so read them as upper bounds. Budgets are epochs",

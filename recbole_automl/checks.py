@@ -14,8 +14,8 @@ def load_checks(model, search=None):
     overall ones, the model's own (next to its YAML), then those of ``search: hyper``."""
     files = [os.path.join(PROPERTIES_DIR, "overall.checks.yaml"),
              os.path.join(PROPERTIES_DIR, "model", f"{model}.checks.yaml")]  # fmt: skip
-    if search == "hyper":
-        files.append(os.path.join(PROPERTIES_DIR, "hyper.checks.yaml"))
+    if search in ("hyper", "models"):
+        files.append(os.path.join(PROPERTIES_DIR, f"{search}.checks.yaml"))
     rules = {}
     for path in files:
         if os.path.isfile(path):

@@ -10,6 +10,7 @@ from recbole.utils import InputType
 
 from recbole_automl.checks import PROPERTIES_DIR, check_key, load_checks
 from recbole_automl.lookup import get_model
+from recbole_automl.spaces import candidate_models
 from recbole_automl.utils import ConfigError
 
 POINTWISE_LOSSES = ("MSE",)
@@ -103,6 +104,8 @@ class Config(RecBoleConfig):
         self.compatibility_settings()
 
     def _get_model_and_dataset(self, model, dataset):
+        if self.external_config_dict.get("search") == "models":
+            model = self._model_search_base(model)
         for name, given in (("model", model), ("dataset", dataset)):
             if given is None and name not in self.external_config_dict:
                 raise ConfigError(
@@ -113,6 +116,17 @@ class Config(RecBoleConfig):
         if isinstance(model, str):
             return model, get_model(model), dataset
         return model.__name__, model, dataset
+
+    def _model_search_base(self, model):
+        """``search: models`` chooses the model: the config is its first candidate's."""
+        if model is not None or "model" in self.external_config_dict:
+            raise ConfigError(
+                "Config key 'model': search: models chooses the model; leave model out "
+                "and list the candidates in search_models."
+            )
+        external = self.external_config_dict
+        task = external.get("search_task", "general")
+        return candidate_models(external.get("search_models"), task)[0]
 
     def _load_internal_config_dict(self, model, model_class, dataset):
         super()._load_internal_config_dict(model, model_class, dataset)
@@ -134,6 +148,8 @@ class Config(RecBoleConfig):
             if base is not None and os.path.isfile(base_file):
                 self._update_internal_config_dict(base_file)
                 self._update_internal_config_dict(model_file)
+        if self.external_config_dict.get("search") == "models":
+            self._update_internal_config_dict(os.path.join(PROPERTIES_DIR, "models.yaml"))
 
     def _get_final_config_dict(self):
         for key, value in self.external_config_dict.items():

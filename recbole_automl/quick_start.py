@@ -12,6 +12,7 @@ from recbole.utils import get_environment, init_logger, set_color
 
 from recbole_automl.config import Config
 from recbole_automl.methods.hyper_search import hyper_search
+from recbole_automl.methods.model_search import model_search
 from recbole_automl.training import train_and_test
 from recbole_automl.utils import init_seed
 
@@ -26,7 +27,9 @@ def run_recbole_automl(
     Any plugin model (e.g. ``AutoCF``) or RecBole model (e.g. ``BPR``) is accepted. With
     ``search: hyper`` its hyper-parameters are searched over ``params_file`` first and the
     best configuration is trained and tested
-    (:func:`~recbole_automl.methods.hyper_search.hyper_search`).
+    (:func:`~recbole_automl.methods.hyper_search.hyper_search`); with ``search: models``
+    (and no model) the candidate models and their settings are searched, and the winner
+    trained and tested (:func:`~recbole_automl.methods.model_search.model_search`).
 
     Args:
         model (str or type, optional): model name or class; else read from the config.
@@ -39,7 +42,8 @@ def run_recbole_automl(
         dict: ``best_valid_score``, ``valid_score_bigger``, ``best_valid_result`` and
         ``test_result``, as RecBole's ``run_recbole`` returns; SIF, λOpt and PEP add
         ``search``, their trainer's summary; a hyper-parameter search adds
-        ``best_params``, ``config_file`` and ``trials``.
+        ``best_params``, ``config_file`` and ``trials``; a model search also
+        ``leaderboard``.
 
     Example:
         >>> run_recbole_automl(model="BPR", dataset="ml-100k", config_dict={"epochs": 5})
@@ -56,8 +60,10 @@ def run_recbole_automl(
     logger.info(sys.argv)
     logger.info(config)
 
-    if config["search"] == "hyper":  # the one other value Config allows (~: train once)
+    if config["search"] == "hyper":
         result = hyper_search(config, show_progress=config["show_progress"])
+    elif config["search"] == "models":
+        result = model_search(config, show_progress=config["show_progress"])
     else:
         result = train_and_test(config, saved=saved)
         result.pop("model")

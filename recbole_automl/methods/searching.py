@@ -54,7 +54,8 @@ def as_config_error():
 # them: at that value a key is left out of the run key, so an older search keeps its folder.
 LATER_KEYS = {
     "search_hyper_space": None, "item_item": False, "search_data_fraction": 1.0,
-    "item_item_max_items": 10000, "arsp_fidelity": False,
+    "item_item_max_items": 10000, "arsp_fidelity": False, "search_task": "general",
+    "search_models": None,
 }  # fmt: skip
 
 

@@ -80,8 +80,10 @@ def _from_vals(params, vals, point):
 
 def _to_vals(params, point, vals, active):
     for p in params:
-        if not active:
+        if not active:  # every label of an inactive branch is empty, nested ones too
             vals[p.label] = []
+            for sub in p.conditions or []:
+                _to_vals(sub, point, vals, active=False)
             continue
         value = point[p.name]
         if p.kind == "choice":
