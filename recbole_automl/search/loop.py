@@ -51,6 +51,7 @@ def evaluate_point(objective, point, number, round_index, scheduler=None):
             raise StopTraining(scheduler.reason)
 
     try:
+        scheduler.begin(number, point)
         outcome = objective(point, report)
         if not np.isfinite(outcome.value):
             raise ValueError(f"validation score is {outcome.value}")

@@ -87,8 +87,9 @@ def _no_scheduler(settings, bigger, max_epochs):
 @SCHEDULERS.register("asha")
 def _asha(settings, bigger, max_epochs):
     return SuccessiveHalving(
-        settings["asha_min_epochs"], max_epochs, settings["asha_reduction_factor"], bigger
-    )
+        settings["asha_min_epochs"], max_epochs, settings["asha_reduction_factor"], bigger,
+        bracket_key=settings["asha_bracket_key"] if "asha_bracket_key" in settings else None,
+    )  # fmt: skip
 
 
 @EXECUTORS.register("local")

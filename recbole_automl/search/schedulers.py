@@ -32,6 +32,9 @@ class Scheduler(ABC):
         """Trial ``number`` scored ``score`` after ``epoch`` epochs: :data:`CONTINUE` or
         :data:`STOP`."""
 
+    def begin(self, number, point):  # noqa: B027 (optional: most schedulers need no point)
+        """Trial ``number`` starts training ``point``."""
+
     def observe(self, trial):  # noqa: B027 (optional: most schedulers learn nothing)
         """Learn from a finished trial (its curve); recording one twice changes nothing."""
 
@@ -51,16 +54,20 @@ class SuccessiveHalving(Scheduler):
     quantile of the scores other trials had at that rung, the rule of Ray Tune's
     ``ASHAScheduler``; the first trial at a rung always goes on. Rung scores are keyed by
     trial number, so recording a finished trial again (:meth:`observe`, used after a resume
-    or when trials ran in other processes) changes nothing.
+    or when trials ran in other processes) changes nothing. With ``bracket_key`` a trial is
+    only compared with the trials whose points share its value of that key (successive
+    halving within each model of a model search: a model that starts slowly is not
+    stopped by another's early epochs, and the first trial of each trains to its end).
 
     Args:
         min_epochs (int): the first rung (ASHA's grace period).
         max_epochs (int): epochs of a trial that is never stopped.
         reduction_factor (int): about one trial in this many passes each rung.
         bigger (bool): whether a bigger score is better.
+        bracket_key (str, optional): the key of a point that splits trials into brackets.
     """
 
-    def __init__(self, min_epochs, max_epochs, reduction_factor=3, bigger=True):
+    def __init__(self, min_epochs, max_epochs, reduction_factor=3, bigger=True, bracket_key=None):
         if min_epochs < 1 or reduction_factor < 2:
             raise SearchError("ASHA needs min_epochs >= 1 and reduction_factor >= 2")
         self.min_epochs, self.max_epochs = min_epochs, max_epochs
@@ -71,12 +78,21 @@ class SuccessiveHalving(Scheduler):
             rung *= reduction_factor
         self.reduction_factor = reduction_factor
         self.bigger = bigger
+        self.bracket_key = bracket_key
+        self.brackets = {}  # trial number -> its bracket
+
+    def begin(self, number, point):
+        if self.bracket_key is not None:
+            self.brackets[number] = repr(point.get(self.bracket_key))
 
     def report(self, number, epoch, score):
+        bracket = self.brackets.get(number)
         for rung, scores in self.rungs.items():
             if epoch < rung or number in scores:
                 continue
-            others = [s for n, s in scores.items() if n != number]
+            others = [
+                s for n, s in scores.items() if n != number and self.brackets.get(n) == bracket
+            ]
             scores[number] = score
             if others and self._below_cutoff(score, others):
                 self.reason = f"successive halving: {score:.4f} below rung {rung}'s cutoff"
@@ -86,6 +102,7 @@ class SuccessiveHalving(Scheduler):
     def observe(self, trial):
         """Record a finished trial's curve (evenly spaced validations, the last after
         ``trial.epochs``)."""
+        self.begin(trial.number, trial.point)
         eval_step = trial.epochs / max(1, len(trial.curve))
         for i, score in enumerate(trial.curve):
             epoch = round((i + 1) * eval_step)

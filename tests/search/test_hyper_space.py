@@ -19,6 +19,7 @@ from recbole_automl.search import (
     SearchError,
     StopTraining,
     SuccessiveHalving,
+    Trial,
     TrialOutcome,
     evaluate_point,
     run_search,
@@ -152,6 +153,19 @@ def test_successive_halving_stops_trials_below_the_rung_cutoff():
     assert smaller.report(1, 1, 0.9) == STOP
 
 
+def test_successive_halving_in_brackets_compares_a_trial_with_its_own_bracket_only():
+    asha = SuccessiveHalving(1, 10, 3, bracket_key="model")
+    asha.begin(0, {"model": "EASE"})
+    assert asha.report(0, 1, 0.9) == CONTINUE
+    asha.begin(1, {"model": "MultiVAE"})  # first of its bracket: goes on
+    assert asha.report(1, 1, 0.1) == CONTINUE
+    asha.begin(2, {"model": "MultiVAE"})
+    assert asha.report(2, 1, 0.05) == STOP  # below the other MultiVAE, not EASE's 0.9
+    asha.observe(Trial(3, 0, {"model": "EASE"}, value=0.8, curve=[0.8], epochs=1))
+    asha.begin(4, {"model": "EASE"})
+    assert asha.report(4, 1, 0.85) == STOP  # the 2/3 quantile of EASE's [0.9, 0.8]
+
+
 def test_a_stopped_trial_keeps_its_best_epoch_and_is_recorded_pruned():
     asha = SuccessiveHalving(min_epochs=2, max_epochs=8, reduction_factor=2)
 
@@ -169,3 +183,21 @@ def test_a_stopped_trial_keeps_its_best_epoch_and_is_recorded_pruned():
     bad = evaluate_point(curve_objective, {"curve": [0.1, 0.2, 0.3, 0.4]}, 1, 0, asha)
     assert good.epochs == 4 and good.status == COMPLETE
     assert bad.status == PRUNED and bad.scored and bad.epochs == 2 and bad.value == 0.2
+
+
+def test_tpe_takes_a_point_whose_branch_leaves_nested_conditions_inactive():
+    """A condition inside a condition (a model's loss, and the negatives of one loss): a
+    point on another branch leaves both levels inactive, and TPE still reads it."""
+    space = HyperSpace.from_dict(
+        {"model": {"choice": {
+            "A": {"x": {"uniform": [0.0, 1.0]}},
+            "B": {"loss": {"choice": {"BPR": None, "CE": {"n": {"choice": [1, 4]}}}}},
+        }}}
+    )  # fmt: skip
+    strategy = HyperoptStrategy(space, "tpe", startup_trials=2)
+    told = [{"model": "A", "x": 0.3}, {"model": "B", "loss": "CE", "n": 4},
+            {"model": "B", "loss": "BPR"}]  # fmt: skip
+    for utility, point in enumerate(told):
+        strategy.tell(point, float(utility))
+    (point,) = strategy.ask(1, np.random.default_rng(0), exclude=[space.key(p) for p in told])
+    assert point["model"] in ("A", "B") and space.key(point) not in {space.key(p) for p in told}
