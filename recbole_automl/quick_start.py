@@ -8,15 +8,18 @@ import logging
 import sys
 from logging import getLogger
 
+import torch
+from recbole.data import create_dataset, data_preparation
 from recbole.utils import get_environment, init_logger, set_color
 
 from recbole_automl.config import Config
+from recbole_automl.lookup import get_model
 from recbole_automl.methods.hyper_search import hyper_search
 from recbole_automl.methods.model_search import model_search
 from recbole_automl.training import train_and_test
 from recbole_automl.utils import init_seed
 
-__all__ = ["objective_function", "run_recbole_automl", "train_and_test"]
+__all__ = ["load_data_and_model", "objective_function", "run_recbole_automl", "train_and_test"]
 
 
 def run_recbole_automl(
@@ -69,6 +72,7 @@ def run_recbole_automl(
         result.pop("model")
         if result["search"] is None:  # a plain model: RecBole's keys only
             result.pop("search")
+            result.pop("model_file")
 
     logger.info(
         "The running environment of this training is as follows:\n" + get_environment(config).draw()
@@ -95,3 +99,32 @@ def objective_function(config_dict=None, config_file_list=None, saved=True):
     result = train_and_test(config, saved=saved, verbose=False)
     result["model"] = config["model"]
     return result
+
+
+def load_data_and_model(model_file):
+    """RecBole's ``load_data_and_model`` for the plugin's models too: the config, the model
+    (its trained weights loaded), the dataset and its three dataloaders of a checkpoint
+    that a run saved (``result["model_file"]`` of a search; RecBole's ``saved/`` files).
+
+    RecBole's own imports ray and cannot load a plugin model; both read the pickled
+    ``Config`` of the checkpoint (``weights_only=False``), so load only checkpoints you
+    or your runs wrote.
+
+    Example (top-10 items of two users, from the winner of a model search)::
+
+        from recbole.utils.case_study import full_sort_topk
+        config, model, dataset, _, _, test_data = load_data_and_model(result["model_file"])
+        users = dataset.token2id(dataset.uid_field, ["196", "186"])
+        scores, items = full_sort_topk(users, model, test_data, k=10, device=config["device"])
+        dataset.id2token(dataset.iid_field, items.cpu())
+    """
+    checkpoint = torch.load(model_file, map_location="cpu", weights_only=False)
+    config = checkpoint["config"]
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    model.load_state_dict(checkpoint["state_dict"])
+    model.load_other_parameter(checkpoint.get("other_parameter"))
+    return config, model.eval(), dataset, train_data, valid_data, test_data

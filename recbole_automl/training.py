@@ -15,8 +15,9 @@ def train_and_test(config, saved=True, verbose=True):
 
     Returns:
         dict: RecBole's result dict (``best_valid_score``, ``valid_score_bigger``,
-        ``best_valid_result``, ``test_result``) plus ``model``, the trained model, and
-        ``search``, the trainer's ``search_summary`` for a searching trainer (else ``None``).
+        ``best_valid_result``, ``test_result``) plus ``model``, the trained model,
+        ``search``, the trainer's ``search_summary`` for a searching trainer (else ``None``),
+        and ``model_file``, the checkpoint it saved (``None`` unless ``saved``).
     """
     logger = getLogger()
     init_seed(config["seed"], config["reproducibility"])
@@ -51,4 +52,5 @@ def train_and_test(config, saved=True, verbose=True):
         "test_result": test_result,
         "model": trainer.model,
         "search": getattr(trainer, "search_summary", None),
+        "model_file": trainer.saved_model_file if saved else None,
     }

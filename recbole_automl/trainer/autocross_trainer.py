@@ -50,7 +50,9 @@ class AutoCrossTrainer(SearchingTrainer):
         return producer
 
     def adopt(self, found, train_data):
-        self.rebuild(train_data, AutoCross, model_args=(found,))
+        # The config names the producer too: a checkpoint of this model then reloads it.
+        producer = os.path.join(self.search_dir, "producer.json")
+        self.rebuild(train_data, AutoCross, model_args=(found,), autocross_producer=producer)
 
     def summarise(self, found):
         return {
