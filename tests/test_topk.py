@@ -16,7 +16,10 @@ RUNS = {
     "AutoCF, searched": ("AutoCF", autocf_search_config()),
     "SIF, searched": ("SIF", tiny_config(search_epochs=2)),
     "LambdaOptBPR": ("LambdaOptBPR", tiny_config()),
-}
+    "ModelEnsemble": ("ModelEnsemble", tiny_config(
+        ensemble_members=[{"model": "EASE"}, {"model": "MultiVAE"}], ensemble_weights=[2, 1]
+    )),
+}  # fmt: skip
 
 
 def _topk(model, dataset, test_data, device):

@@ -13,12 +13,15 @@ tested, the only use of the test split. Everything else is the search core's: jo
 resume, failed trials recorded, progress bar, executors.
 """
 
+import copy
 import math
 import os
+import time
 from logging import getLogger
 
 import numpy as np
-from recbole.data import create_dataset
+import torch
+from recbole.data import create_dataset, data_preparation
 from recbole.utils import ModelType, set_color
 
 from recbole_automl.config import Config
@@ -137,12 +140,13 @@ def leaderboard(trials, bigger, first_points):
         if row["best"] is None or (trial.value > row["best"]) == bigger:
             row["best"] = trial.value
             row["settings"] = {k: v for k, v in trial.point.items() if k != "model"}
+    return best_first(list(rows.values()), bigger)
+
+
+def best_first(rows, bigger):
+    """Leaderboard rows sorted by their best score, the best first (unscored ones last)."""
     worst = -np.inf if bigger else np.inf
-    return sorted(
-        rows.values(),
-        key=lambda r: worst if r["best"] is None else r["best"],
-        reverse=bigger,
-    )
+    return sorted(rows, key=lambda r: worst if r["best"] is None else r["best"], reverse=bigger)
 
 
 def leaderboard_lines(rows, metric):
@@ -182,6 +186,60 @@ def write_leaderboard(rows, folder, metric, title):
     return path
 
 
+def ensemble_members(config, rows, size):
+    """The best settings of each of the ``size`` best models of the leaderboard."""
+    scored = [r for r in rows if r["best"] is not None][:size]
+    return [{"model": r["model"], **config_keys(config, r["settings"] or {})} for r in scored]
+
+
+def select_ensemble(config, dataset, settings, members, rounds, logger):
+    """Greedy ensemble selection with replacement (Caruana et al., ICML 2004) on the
+    validation split: start from the best member alone, then add, one at a time, the member
+    that raises the ensemble's validation score most, until none does or after ``rounds``.
+
+    Returns:
+        (list of int, float): each member's count (its weight) and the ensemble's score.
+    """
+    from recbole_automl.model.general_recommender.ensemble import ModelEnsemble
+    from recbole_automl.trainer.ensemble_trainer import ModelEnsembleTrainer
+
+    ensemble = {**settings, "ensemble_members": members, "ensemble_weights": [1.0] * len(members)}
+    config = Config("ModelEnsemble", config["dataset"], config_dict=ensemble, read_cmd_line=False)
+    init_seed(config["seed"], config["reproducibility"])
+    train_data, valid_data, _ = data_preparation(config, copy.deepcopy(dataset))
+    model = ModelEnsemble(config, train_data._dataset).to(config["device"])
+    trainer = ModelEnsembleTrainer(config, model)
+    trainer.fit(train_data, valid_data, saved=False, verbose=False)
+    model.cache_scores(torch.arange(model.n_users))
+    bigger = config["valid_metric_bigger"]
+
+    def score(counts):
+        model.set_weights(counts)
+        value, _ = trainer._valid_epoch(valid_data)
+        return value if bigger else -value
+
+    alone = [float(score(np.eye(len(members))[i])) for i in range(len(members))]
+    counts = np.zeros(len(members), dtype=int)
+    counts[int(np.argmax(alone))] = 1
+    best = max(alone)
+    for _ in range(rounds):
+        tries = [
+            float(score(counts + np.eye(len(members), dtype=int)[i])) for i in range(len(members))
+        ]
+        if max(tries) <= best:
+            break
+        counts[int(np.argmax(tries))] += 1
+        best = max(tries)
+    model.drop_cache()
+    sign = 1 if bigger else -1
+    logger.info(
+        set_color("ensemble selection", "green")
+        + f": members alone {[round(sign * a, 4) for a in alone]}, counts {counts.tolist()}, "
+        + f"valid {config['valid_metric']} {sign * best:.4f}"
+    )
+    return counts.tolist(), sign * best
+
+
 def model_search(config, show_progress=True):
     """Search which model of the candidates, with which settings; train and test the best.
 
@@ -210,28 +268,48 @@ def model_search(config, show_progress=True):
     )  # fmt: skip
     rows = leaderboard(trials, bigger, first_points)
     metric = config["valid_metric"]
+    found = {
+        **config_keys(config, {k: v for k, v in best.point.items() if k != "model"}),
+        "model": best.point["model"],
+    }
+    members = ensemble_members(config, rows, config["search_ensemble_size"])
+    if config["search_ensemble"] and len(members) > 1:
+        start = time.monotonic()
+        counts, value = select_ensemble(
+            config, dataset, objective.settings, members, config["search_ensemble_rounds"], logger
+        )
+        chosen = [(m, c) for m, c in zip(members, counts) if c]
+        rows.append({
+            "model": "ModelEnsemble", "best": value, "defaults": None, "trials": 1,
+            "pruned": 0, "failed": 0, "epochs": 0, "seconds": time.monotonic() - start,
+            "settings": {m["model"]: c for m, c in chosen},
+        })  # fmt: skip
+        rows = best_first(rows, bigger)
+        if len(chosen) > 1 and (value > best.value) == bigger:  # one more candidate, won
+            found = {
+                "model": "ModelEnsemble", "ensemble_members": [m for m, _ in chosen],
+                "ensemble_weights": [float(c) for _, c in chosen],
+            }  # fmt: skip
+    settings = {
+        **objective.settings, **found, "dataset": config["dataset"], "seed": config["seed"],
+    }  # fmt: skip
     board = write_leaderboard(rows, folder, metric, f"Model search on {config['dataset']}")
     logger.info(
         set_color("leaderboard", "yellow")
         + f" ({board}):\n"
         + "\n".join(leaderboard_lines(rows, metric))
     )
-    settings = {
-        **objective.settings,
-        **config_keys(config, {k: v for k, v in best.point.items() if k != "model"}),
-        "model": best.point["model"], "dataset": config["dataset"], "seed": config["seed"],
-    }  # fmt: skip
     exported = export_config(settings, f"{folder}/best.yaml")
     logger.info(
         set_color("best model", "yellow")
-        + f": {best.point} (valid {metric} {best.value:.4f}); "
+        + f": {found} (valid {metric} {rows[0]['best']:.4f}); "
         + f"reproduce with --config_files={exported}"
     )
     result = train_and_test(Config(config_file_list=[exported], read_cmd_line=False))
     result.pop("model")
     return {
         **result,
-        "best_params": best.point,
+        "best_params": best.point if found["model"] != "ModelEnsemble" else found,
         "config_file": exported,
         "trials": trials,
         "leaderboard": rows,

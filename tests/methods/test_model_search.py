@@ -16,7 +16,8 @@ DEFAULTS = [  # each candidate at RecBole's defaults, in the order of search_mod
 
 def models_config(**overrides):
     search = {"search": "models", "search_models": ["Pop", "EASE", "BPR"], "search_trials": 5,
-              "epochs": 2, "asha_min_epochs": 1, "asha_reduction_factor": 2}  # fmt: skip
+              "epochs": 2, "asha_min_epochs": 1, "asha_reduction_factor": 2,
+              "search_ensemble": False}  # fmt: skip
     return tiny_config(**{**search, **overrides})
 
 
@@ -138,3 +139,19 @@ def test_cli_searches_models_and_prints_the_leaderboard(isolated_run):
     assert proc.returncode == 0, proc.stderr
     output = proc.stdout + proc.stderr
     assert "leaderboard" in output and "best model" in output and "test result" in output
+
+
+def test_an_ensemble_of_the_best_models_is_one_more_candidate_chosen_on_valid(isolated_run):
+    result = run_recbole_automl(config_dict=models_config(search_ensemble=True))
+    rows = {r["model"]: r for r in result["leaderboard"]}
+    single = max(t.value for t in result["trials"])
+    assert rows["ModelEnsemble"]["best"] >= single  # greedy: from the best member alone
+    exported = yaml.safe_load(open(result["config_file"]))
+    if rows["ModelEnsemble"]["best"] > single:
+        assert exported["model"] == "ModelEnsemble" == result["best_params"]["model"]
+        assert len(exported["ensemble_members"]) == len(exported["ensemble_weights"]) > 1
+        assert result["best_valid_score"] == pytest.approx(rows["ModelEnsemble"]["best"])
+    else:
+        assert exported["model"] == result["best_params"]["model"] != "ModelEnsemble"
+    reproduced = run_recbole_automl(config_file_list=[result["config_file"]])
+    assert reproduced["test_result"] == result["test_result"]
