@@ -61,7 +61,10 @@ TASKS = {
 # The row of the model search (search: models, its default candidates and budget).
 MODEL_SEARCH = "search=models"
 # The budget keys a record keeps (when set): a row is one protocol, so they tell rows apart.
-PROTOCOL_KEYS = ("epochs", "train_time_limit", "search_trials", "search_time", "search_epochs")
+PROTOCOL_KEYS = (
+    "epochs", "train_time_limit", "search_trials", "search_time", "search_epochs",
+    "search_ensemble",
+)  # fmt: skip
 
 
 def run_one(row, dataset, seed, config_dict, config_files):
