@@ -176,6 +176,7 @@ def test_sif_compares_with_the_best_single_operation_only():
 REBUILD = {
     "ml-100k-general.md": ["baselines.py", "--task", "general", "--table"],
     "ml-100k-ctr.md": ["baselines.py", "--task", "ctr", "--table"],
+    "ml-1m-general.md": ["baselines.py", "--task", "general", "--dataset", "ml-1m", "--table"],
     "ml-100k-sif.md": ["sif.py", "--table"],
     "ml-100k-pep.md": ["pep.py", "--table"],
     "ml-100k-lambdaopt.md": ["lambdaopt.py", "--table"],
