@@ -78,8 +78,13 @@ def get_model(model_name):
 
 
 def get_trainer(model_type, model_name):
-    """Return ``<model_name>Trainer`` from the plugin if it has one, else RecBole's choice."""
+    """Return ``<model_name>Trainer`` from the plugin if it has one, else RecBole's choice.
+
+    A trainer that trains other models (``ModelEnsembleTrainer``: its members) comes with
+    this function as its ``trainer_of``."""
     trainer = getattr(plugin_trainers, model_name + "Trainer", None)
-    if trainer is not None:
-        return trainer
-    return recbole_get_trainer(model_type, model_name)
+    if trainer is None:
+        return recbole_get_trainer(model_type, model_name)
+    if "trainer_of" in inspect.signature(trainer).parameters:
+        return functools.partial(trainer, trainer_of=get_trainer)
+    return trainer

@@ -57,7 +57,7 @@ def test_unknown_model_names_it_and_lists_the_available_ones():
     assert "LightGCN" in str(error.value) and "\n" not in str(error.value)
 
 
-PLUGIN_MODELS = {"AutoCF", "SIF", "LambdaOptBPR", "PEP", "AutoCross"}
+PLUGIN_MODELS = {"AutoCF", "ModelEnsemble", "SIF", "LambdaOptBPR", "PEP", "AutoCross"}
 
 
 def test_every_plugin_model_is_found_by_name_before_recbole():
@@ -168,6 +168,10 @@ def test_plugin_property_files_comment_every_key():
         for name in files:
             if name.endswith(".checks.yaml"):
                 continue  # the rules of the keys (tests/test_checks.py)
+            if os.path.basename(folder) == "spaces":  # a search space: sources on top
+                with open(os.path.join(folder, name)) as f:
+                    assert f.readline().startswith("# "), f"{name}: no comment on its source"
+                continue
             with open(os.path.join(folder, name)) as f:
                 lines = [line for line in f if line.strip() and not line.startswith("#")]
             for line in lines:

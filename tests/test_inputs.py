@@ -36,7 +36,7 @@ BAD_INPUTS = [
     (["--model=AutoCF", "--dataset=tiny", "--architecture=Foo"], r"'architecture'.*'Foo'.*MF"),
     (["--model=SIF", "--dataset=tiny", "--interaction=conv"], r"'interaction' must be .*'multiply'.*got 'conv'"),
     (["--model=AutoCF", "--dataset=tiny", "--search_strategy=evolution"], r"'search_strategy' must be one of \['arsp', 'random', 'grid'\]"),
-    (["--model=BPR", "--dataset=tiny", "--search=nas"], r"'search' must be one of \[None, 'hyper'\]"),
+    (["--model=BPR", "--dataset=tiny", "--search=nas"], r"'search' must be one of \[None, 'hyper', 'models'\]"),
     (["--model=LambdaOptBPR", "--dataset=tiny", "--reg_granularity=foo"], r"'reg_granularity' must be one of .*'dimension\+user\+item'.*got 'foo'"),
     (["--model=AutoCF", "--dataset=tiny", "--search_workers=0"], r"'search_workers' must be .*>= 1, got 0"),
     (["--model=PEP", "--dataset=tiny", CTR, "--base_model=BPR"], r"'base_model' must name a RecBole context-aware model .*got 'BPR'"),

@@ -25,7 +25,7 @@ from recbole.data import create_dataset, data_preparation
 from recbole.utils import ModelType, set_color
 
 from recbole_automl.config import Config
-from recbole_automl.lookup import get_model
+from recbole_automl.lookup import get_model, get_trainer
 from recbole_automl.methods.hyper_search import HyperObjective
 from recbole_automl.methods.searching import (
     as_config_error,
@@ -33,6 +33,7 @@ from recbole_automl.methods.searching import (
     run_configured_search,
     search_folder,
 )
+from recbole_automl.model.general_recommender.ensemble import ModelEnsemble
 from recbole_automl.search import HyperSpace, export_config
 from recbole_automl.search.report import _pyplot, _save
 from recbole_automl.spaces import candidate_models, model_space
@@ -200,15 +201,12 @@ def select_ensemble(config, dataset, settings, members, rounds, logger):
     Returns:
         (list of int, float): each member's count (its weight) and the ensemble's score.
     """
-    from recbole_automl.model.general_recommender.ensemble import ModelEnsemble
-    from recbole_automl.trainer.ensemble_trainer import ModelEnsembleTrainer
-
     ensemble = {**settings, "ensemble_members": members, "ensemble_weights": [1.0] * len(members)}
     config = Config("ModelEnsemble", config["dataset"], config_dict=ensemble, read_cmd_line=False)
     init_seed(config["seed"], config["reproducibility"])
     train_data, valid_data, _ = data_preparation(config, copy.deepcopy(dataset))
     model = ModelEnsemble(config, train_data._dataset).to(config["device"])
-    trainer = ModelEnsembleTrainer(config, model)
+    trainer = get_trainer(config["MODEL_TYPE"], "ModelEnsemble")(config, model)
     trainer.fit(train_data, valid_data, saved=False, verbose=False)
     model.cache_scores(torch.arange(model.n_users))
     bigger = config["valid_metric_bigger"]

@@ -13,18 +13,25 @@ from recbole_automl.trainer.stopping import fit
 
 class ModelEnsembleTrainer(Trainer):
     """RecBole's ``Trainer`` for :class:`ModelEnsemble`: ``fit`` trains the members, one by
-    one; the ensemble itself has nothing to train (its weights are given)."""
+    one; the ensemble itself has nothing to train (its weights are given).
+
+    Args:
+        trainer_of (callable): ``trainer_of(model_type, model_name)``, the trainer class of
+            a member (``lookup.get_trainer`` passes itself: this module cannot import it).
+    """
+
+    def __init__(self, config, model, trainer_of):
+        super().__init__(config, model)
+        self.trainer_of = trainer_of
 
     def fit(self, train_data, valid_data=None, verbose=True, saved=True, show_progress=False,
             callback_fn=None):  # fmt: skip
-        from recbole_automl.lookup import get_trainer  # (lookup imports the trainers)
-
         model = self.model
         for config, member, state in zip(model.member_configs, model.members, model.rng_after_init):
             member_train = train_loader(config, train_data)
             set_rng_state(state)  # as a run of the member alone, right after building it
             member_train.generator.manual_seed(config["seed"])
-            trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, member)
+            trainer = self.trainer_of(config["MODEL_TYPE"], config["model"])(config, member)
             fit(trainer, member_train, valid_data, saved=True, verbose=False)
             load_best_checkpoint(trainer)  # the member's best epoch, as its own run keeps
             trainer.tensorboard.close()

@@ -31,13 +31,12 @@ ENSEMBLE_KEYS = ("model", "ensemble_members", "ensemble_weights")
 
 
 def member_config(config, member):
-    """The ``Config`` of one member: the ensemble's own settings (data, evaluation), then the
-    member's model and settings."""
-    from recbole_automl.config import Config  # (config and lookup import the models)
-
+    """The config of one member, of the ensemble config's own class (the plugin's ``Config``,
+    which finds plugin and RecBole models): the ensemble's settings (data, evaluation), then
+    the member's model and settings."""
     shared = {k: v for k, v in config.external_config_dict.items() if k not in ENSEMBLE_KEYS}
     settings = {k: v for k, v in member.items() if k != "model"}
-    return Config(
+    return type(config)(
         member["model"], config["dataset"], config_dict={**shared, **settings},
         read_cmd_line=False,
     )  # fmt: skip
@@ -80,8 +79,6 @@ class ModelEnsemble(GeneralRecommender):
     type = ModelType.TRADITIONAL
 
     def __init__(self, config, dataset):
-        from recbole_automl.lookup import get_model  # (lookup imports the models)
-
         super().__init__(config, dataset)
         members, weights = config["ensemble_members"], config["ensemble_weights"]
         check_members(members, weights)
@@ -89,13 +86,12 @@ class ModelEnsemble(GeneralRecommender):
         self.members = nn.ModuleList()
         self.rng_after_init = []
         for member in self.member_configs:
-            if get_model(member["model"]).type not in (ModelType.GENERAL, ModelType.TRADITIONAL):
+            if member.model_class.type not in (ModelType.GENERAL, ModelType.TRADITIONAL):
                 raise ConfigError(
                     f"Config key 'ensemble_members': {member['model']} is not a general model."
                 )
             init_seed(member["seed"], member["reproducibility"])  # as a run of it alone
-            model_class = get_model(member["model"])
-            self.members.append(model_class(member, dataset).to(config["device"]))
+            self.members.append(member.model_class(member, dataset).to(config["device"]))
             self.rng_after_init.append(rng_state())  # where its training starts from
         self.register_buffer("weights", torch.zeros(len(members)))
         self.set_weights(weights)
