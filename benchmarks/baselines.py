@@ -72,6 +72,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
     row: the model search, then its winner); return its record."""
     sys.path.insert(0, ROOT)
     from recbole_automl import Config
+    from recbole_automl.methods.hyper_search import hyper_search
     from recbole_automl.methods.model_search import model_search
     from recbole_automl.quick_start import train_and_test
 
@@ -93,6 +94,12 @@ def run_one(row, dataset, seed, config_dict, config_files):
             "leaderboard": [{k: r[k] for k in ("model", "best", "trials", "epochs", "seconds")}
                             for r in result["leaderboard"]],
         }  # fmt: skip
+        params = None
+    elif config["search"] == "hyper":  # a row of the model tuned alone (--config_files)
+        if not os.path.isabs(config["params_file"]):  # a space of the repository
+            config["params_file"] = os.path.join(ROOT, config["params_file"])
+        result = hyper_search(config, show_progress=False)
+        extra = {"winner": result["best_params"], "trials": len(result["trials"])}
         params = None
     else:
         result = train_and_test(config, verbose=False)
