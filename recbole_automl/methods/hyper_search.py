@@ -119,12 +119,17 @@ def hyper_search(config, show_progress=True):
         **user_settings(config), **best.point,
         "model": config["model"], "dataset": config["dataset"],
     }  # fmt: skip
+    line = f"{best.point} (valid {config['valid_metric']} {best.value:.4f})"
+    result, exported = retrain_exported(settings, folder, "best hyper-parameters", line, logger)
+    return {**result, "best_params": best.point, "config_file": exported, "trials": trials}
+
+
+def retrain_exported(settings, folder, title, found, logger):
+    """Export ``settings`` (what a search found) as ``folder/best.yaml``, say so, and train
+    and test that file once: the search's only use of the test split. Returns RecBole's
+    result dict and the file."""
     exported = export_config(settings, f"{folder}/best.yaml")
-    logger.info(
-        set_color("best hyper-parameters", "yellow")
-        + f": {best.point} (valid {config['valid_metric']} {best.value:.4f}); "
-        + f"reproduce with --config_files={exported}"
-    )
+    logger.info(set_color(title, "yellow") + f": {found}; reproduce with --config_files={exported}")
     result = train_and_test(Config(config_file_list=[exported], read_cmd_line=False))
     result.pop("model")
-    return {**result, "best_params": best.point, "config_file": exported, "trials": trials}
+    return result, exported

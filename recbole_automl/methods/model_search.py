@@ -26,7 +26,7 @@ from recbole.utils import ModelType, set_color
 
 from recbole_automl.config import Config
 from recbole_automl.lookup import get_model, get_trainer
-from recbole_automl.methods.hyper_search import HyperObjective
+from recbole_automl.methods.hyper_search import HyperObjective, retrain_exported
 from recbole_automl.methods.searching import (
     as_config_error,
     config_keys,
@@ -34,10 +34,9 @@ from recbole_automl.methods.searching import (
     search_folder,
 )
 from recbole_automl.model.general_recommender.ensemble import ModelEnsemble
-from recbole_automl.search import HyperSpace, export_config
+from recbole_automl.search import HyperSpace
 from recbole_automl.search.report import _pyplot, _save
 from recbole_automl.spaces import candidate_models, model_space
-from recbole_automl.training import train_and_test
 from recbole_automl.utils import ConfigError, init_seed
 
 # The model types of a task's candidates (they must share one dataset and its split).
@@ -297,14 +296,8 @@ def model_search(config, show_progress=True):
         + f" ({board}):\n"
         + "\n".join(leaderboard_lines(rows, metric))
     )
-    exported = export_config(settings, f"{folder}/best.yaml")
-    logger.info(
-        set_color("best model", "yellow")
-        + f": {found} (valid {metric} {rows[0]['best']:.4f}); "
-        + f"reproduce with --config_files={exported}"
-    )
-    result = train_and_test(Config(config_file_list=[exported], read_cmd_line=False))
-    result.pop("model")
+    line = f"{found} (valid {metric} {rows[0]['best']:.4f})"
+    result, exported = retrain_exported(settings, folder, "best model", line, logger)
     return {
         **result,
         "best_params": best.point if found["model"] != "ModelEnsemble" else found,
