@@ -155,3 +155,10 @@ def test_an_ensemble_of_the_best_models_is_one_more_candidate_chosen_on_valid(is
         assert exported["model"] == result["best_params"]["model"] != "ModelEnsemble"
     reproduced = run_recbole_automl(config_file_list=[result["config_file"]])
     assert reproduced["test_result"] == result["test_result"]
+
+
+def test_forked_workers_train_a_round_of_candidates_at_once(isolated_run):
+    config = models_config(search_trials=4, search_workers=2)
+    trials = run_recbole_automl(config_dict=config)["trials"]
+    assert [t.round for t in trials] == [0, 0, 1, 1] and all(t.scored for t in trials)
+    assert [t.point for t in trials[:3]] == DEFAULTS
