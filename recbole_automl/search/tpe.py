@@ -5,6 +5,7 @@ hyperopt is imported here only, when a hyper-parameter space is sampled or searc
 """
 
 import functools
+import logging
 import math
 
 from recbole_automl.search.errors import SearchError
@@ -117,6 +118,9 @@ class HyperoptStrategy(Strategy):
         from hyperopt import Domain, Trials, rand, tpe
 
         super().__init__(space)
+        # hyperopt logs two INFO lines per proposal ("TPE using 19/19 trials ..."): the
+        # search's own log says what was proposed and how it scored.
+        logging.getLogger("hyperopt").setLevel(logging.WARNING)
         if algo not in self.ALGORITHMS:
             raise SearchError(f"algo must be one of {list(self.ALGORITHMS)}, got {algo!r}")
         if algo == "tpe":
