@@ -18,7 +18,11 @@ setup(
     long_description=open(os.path.join(HERE, "README.md")).read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["recbole_automl", "recbole_automl.*"]),
-    package_data={"recbole_automl": ["properties/*.yaml", "properties/model/*.yaml"]},
+    package_data={
+        "recbole_automl": [
+            "properties/*.yaml", "properties/model/*.yaml", "properties/spaces/*.yaml",
+        ],
+    },  # fmt: skip
     python_requires=">=3.9",
     # recbole==1.2.1 and torch are installed first, recbole with --no-deps (Makefile).
     install_requires=_requirements(),

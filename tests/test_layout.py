@@ -83,3 +83,17 @@ def test_the_search_core_imports_neither_recbole_nor_the_rest_of_the_plugin():
                 assert not (name == "recbole" or name.startswith("recbole.")), (module, name)
                 if name.startswith("recbole_automl"):
                     assert name.startswith("recbole_automl.search"), (module, name)
+
+
+def test_every_property_file_ships_in_the_package():
+    """setup.py's package_data covers every YAML under properties/ (a wheel without a space
+    file could not search that model)."""
+    import fnmatch
+    import re
+
+    globs = re.findall(r'"(properties/[^"]+)"', open(os.path.join(ROOT, "setup.py")).read())
+    for folder, _, files in os.walk(os.path.join(PACKAGE, "properties")):
+        for name in files:
+            path = os.path.relpath(os.path.join(folder, name), PACKAGE).replace(os.sep, "/")
+            assert any(fnmatch.fnmatch(path, g) and g.count("/") == path.count("/")
+                       for g in globs), path  # fmt: skip
