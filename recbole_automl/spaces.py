@@ -33,7 +33,7 @@ def candidate_models(search_models, task):
     space file."""
     tasks = task_models()
     if task not in tasks:
-        raise ConfigError(f"Config key 'search_task' must be one of {sorted(tasks)}, got {task!r}.")
+        raise ConfigError(f"Config key 'search_task' must be one of {list(tasks)}, got {task!r}.")
     if search_models is None:
         return list(tasks[task])
     if isinstance(search_models, str):

@@ -40,7 +40,9 @@ from recbole_automl.spaces import candidate_models, model_space
 from recbole_automl.utils import ConfigError, init_seed
 
 # The model types of a task's candidates (they must share one dataset and its split).
-TASK_TYPES = {"general": (ModelType.GENERAL, ModelType.TRADITIONAL)}
+TASK_TYPES = {"general": (ModelType.GENERAL, ModelType.TRADITIONAL), "ctr": (ModelType.CONTEXT,)}
+# The tasks whose models an ensemble can join (ModelEnsemble ranks full item lists).
+ENSEMBLE_TASKS = ("general",)
 # Settings every trial takes from the search's config (the user's own, and the defaults
 # of search: models), on top of the user's settings.
 TRIAL_KEYS = ("epochs",)
@@ -270,7 +272,7 @@ def model_search(config, show_progress=True):
         "model": best.point["model"],
     }
     members = ensemble_members(config, rows, config["search_ensemble_size"])
-    if config["search_ensemble"] and len(members) > 1:
+    if config["search_ensemble"] and task in ENSEMBLE_TASKS and len(members) > 1:
         start = time.monotonic()
         counts, value = select_ensemble(
             config, dataset, objective.settings, members, config["search_ensemble_rounds"], logger

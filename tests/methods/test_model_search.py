@@ -90,7 +90,7 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, mo
     [
         ({"search_models": ["EASE", "Foo"]}, r"'search_models': \['Foo'\] have no space"),
         ({"search_models": []}, "'search_models' must be a list of models from"),
-        ({"search_task": "explicit"}, r"'search_task' must be one of \['general'\]"),
+        ({"search_task": "explicit"}, r"'search_task' must be one of \['general', 'ctr'\]"),
         ({"model": "BPR"}, "'model': search: models chooses the model"),
         ({"search_strategy": "bayes"}, r"'search_strategy' must be one of \['tpe', 'random'"),
     ],
@@ -162,3 +162,18 @@ def test_forked_workers_train_a_round_of_candidates_at_once(isolated_run):
     trials = run_recbole_automl(config_dict=config)["trials"]
     assert [t.round for t in trials] == [0, 0, 1, 1] and all(t.scored for t in trials)
     assert [t.point for t in trials[:3]] == DEFAULTS
+
+
+def test_a_ctr_model_search_compares_context_models_on_auc(isolated_run):
+    from conftest import CTR_CONFIG_FILE
+
+    config = tiny_config(search="models", search_task="ctr", search_trials=5, epochs=2)
+    result = run_recbole_automl(config_file_list=[CTR_CONFIG_FILE], config_dict=config)
+    assert [t.point["model"] for t in result["trials"][:4]] == ["LR", "FM", "DeepFM", "AutoInt"]
+    assert all(t.scored for t in result["trials"])
+    assert "ModelEnsemble" not in [r["model"] for r in result["leaderboard"]]
+    best = max(result["trials"], key=lambda t: t.value)
+    assert result["best_params"] == best.point
+    assert set(result["test_result"]) == {"auc", "logloss"}
+    reproduced = run_recbole_automl(config_file_list=[result["config_file"]])
+    assert reproduced["test_result"] == result["test_result"]
