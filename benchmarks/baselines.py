@@ -318,6 +318,8 @@ def main():
     if args.run_one:
         row, seed = args.run_one[0], int(args.run_one[1])
         model = model_of(row)
+        if model == MODEL_SEARCH:
+            config_dict["search_task"] = args.task
         if model in caps:
             config_dict["epochs"] = int(caps[model])
         elif model in limits:

@@ -167,10 +167,21 @@ def test_forked_workers_train_a_round_of_candidates_at_once(isolated_run):
 def test_a_ctr_model_search_compares_context_models_on_auc(isolated_run):
     from conftest import CTR_CONFIG_FILE
 
-    config = tiny_config(search="models", search_task="ctr", search_trials=5, epochs=2)
+    from recbole_automl.methods.model_search import models_space
+    from recbole_automl.search.tpe import vals_from_point
+    from recbole_automl.spaces import task_models
+
+    models = task_models()["ctr"]
+    # PEP prunes to its targets on the tiny data from a high threshold (sigmoid(-1) = 0.27)
+    config = tiny_config(
+        search="models", search_task="ctr", search_trials=8, epochs=2, threshold_init=-1.0
+    )
     result = run_recbole_automl(config_file_list=[CTR_CONFIG_FILE], config_dict=config)
-    assert [t.point["model"] for t in result["trials"][:4]] == ["LR", "FM", "DeepFM", "AutoInt"]
-    assert all(t.scored for t in result["trials"])
+    assert [t.point["model"] for t in result["trials"][: len(models)]] == models
+    space = models_space(models)
+    for trial in result["trials"]:
+        vals_from_point(space, trial.point)  # each default is a point of its space
+    assert all(t.scored for t in result["trials"]), [t.error for t in result["trials"]]
     assert "ModelEnsemble" not in [r["model"] for r in result["leaderboard"]]
     best = max(result["trials"], key=lambda t: t.value)
     assert result["best_params"] == best.point
