@@ -9,6 +9,8 @@ record in that file, so later issues add rows by running this script with their 
 Protocols:
     general: RecBole's defaults (random 8:1:1, full ranking, metrics @10) with
         ``valid_metric: NDCG@10``.
+    explicit: rating regression, ``configs/explicit.yaml`` (MSE, labeled evaluation, RMSE
+        and MAE on ratings normalised to [0, 1]), ``valid_metric: RMSE``.
     ctr: RecBole's context-aware defaults (labeled evaluation, AUC and LogLoss); on
         ml-100k that is RecBole's built-in CTR setup (label = rating >= 4).
 
@@ -16,6 +18,7 @@ Example:
     python benchmarks/baselines.py --task general --models BPR EASE --seeds 2020 2021 2022
     python benchmarks/baselines.py --task ctr --dataset mydata --data_path /data/atomic
     python benchmarks/baselines.py --task general --models search=models
+    python benchmarks/baselines.py --task explicit --models FM NeuMF SIF search=models
 """
 
 import argparse
@@ -51,6 +54,12 @@ TASKS = {
         ],
         "config": {"valid_metric": "NDCG@10"},
         "main_metric": "ndcg@10",
+    },
+    "explicit": {  # rating regression: configs/explicit.yaml (ratings in [0, 1]: x 4 = stars)
+        "models": ["FM", "NeuMF", "SIF"],
+        "config": {},
+        "config_files": [os.path.join(ROOT, "configs", "explicit.yaml")],
+        "main_metric": "rmse",
     },
     "ctr": {
         "models": ["LR", "FM", "DeepFM", "AutoInt"],
@@ -312,7 +321,8 @@ def main():
     config_dict = dict(task["config"])
     if args.data_path:
         config_dict["data_path"] = os.path.abspath(args.data_path)
-    config_files = [os.path.abspath(f) for f in args.config_files]
+    user_files = [os.path.abspath(f) for f in args.config_files]
+    config_files = task.get("config_files", []) + user_files
     caps, limits = parse_overrides(args.epochs_cap), parse_overrides(args.time_limit)
 
     if args.run_one:
@@ -332,6 +342,10 @@ def main():
     protocol = {
         "general": "RecBole defaults (random 8:1:1 split, full ranking, @10), "
         "valid_metric NDCG@10; early stopping on validation, test evaluated once.",
+        "explicit": "configs/explicit.yaml (rating regression: MSE loss, random 8:1:1, labeled "
+        "evaluation, RMSE and MAE on ratings normalised to [0, 1]: x 4 = stars; FM and NeuMF "
+        "keep their own loss on the scaled ratings), valid_metric RMSE; early stopping on "
+        "validation, test evaluated once.",
         "ctr": "RecBole's context-aware defaults (labeled evaluation, AUC, LogLoss, "
         "valid_metric AUC); on ml-100k RecBole's built-in CTR setup (label = rating >= 4).",
     }[args.task]
@@ -340,8 +354,8 @@ def main():
     script_args += ["--epochs_cap", *args.epochs_cap, "--time_limit", *args.time_limit]
     if args.data_path:
         script_args += ["--data_path", os.path.abspath(args.data_path)]
-    if config_files:
-        script_args += ["--config_files", *config_files]
+    if user_files:
+        script_args += ["--config_files", *user_files]
     if args.label:
         script_args += ["--label", args.label]
     rows = [row_label(model, caps, limits, args.label) for model in models]

@@ -2,7 +2,8 @@
 
 ``properties/spaces/tasks.yaml`` lists each task's default candidates; every candidate has
 ``properties/spaces/<Model>.yaml``, its hyper-parameter space in the format of a
-``params_file`` (every range commented with where it comes from).
+``params_file`` (every range commented with where it comes from). A task that trains a
+model otherwise has ``<Model>.<task>.yaml`` (AutoCF on ratings: no ranking loss to choose).
 """
 
 import os
@@ -24,7 +25,7 @@ def task_models():
 def spaced_models():
     """The models that have a space file, sorted."""
     names = (f[: -len(".yaml")] for f in os.listdir(SPACES_DIR) if f.endswith(".yaml"))
-    return sorted(n for n in names if n != "tasks")
+    return sorted(n for n in names if n != "tasks" and "." not in n)
 
 
 def candidate_models(search_models, task):
@@ -53,7 +54,10 @@ def candidate_models(search_models, task):
     return list(dict.fromkeys(search_models))
 
 
-def model_space(model):
-    """The space of one candidate: a dict of ``{key: {distribution: args}}``."""
-    with open(os.path.join(SPACES_DIR, f"{model}.yaml")) as f:
+def model_space(model, task=None):
+    """The space of one candidate (for ``task``): a dict of ``{key: {distribution: args}}``."""
+    path = os.path.join(SPACES_DIR, f"{model}.{task}.yaml")
+    if not os.path.isfile(path):
+        path = os.path.join(SPACES_DIR, f"{model}.yaml")
+    with open(path) as f:
         return yaml.safe_load(f) or {}

@@ -40,7 +40,14 @@ from recbole_automl.spaces import candidate_models, model_space
 from recbole_automl.utils import ConfigError, init_seed
 
 # The model types of a task's candidates (they must share one dataset and its split).
-TASK_TYPES = {"general": (ModelType.GENERAL, ModelType.TRADITIONAL), "ctr": (ModelType.CONTEXT,)}
+TASK_TYPES = {
+    "general": (ModelType.GENERAL, ModelType.TRADITIONAL),
+    "explicit": (ModelType.GENERAL, ModelType.CONTEXT),
+    "ctr": (ModelType.CONTEXT,),
+}
+# The metrics a task's candidates are selected on (explicit: rating errors, as
+# configs/explicit.yaml sets them up).
+TASK_METRICS = {"explicit": ("rmse", "mae")}
 # The tasks whose models an ensemble can join (ModelEnsemble ranks full item lists).
 ENSEMBLE_TASKS = ("general",)
 # Settings every trial takes from the search's config (the user's own, and the defaults
@@ -48,11 +55,23 @@ ENSEMBLE_TASKS = ("general",)
 TRIAL_KEYS = ("epochs",)
 
 
-def models_space(models):
+def models_space(models, task=None):
     """The space of a model search: ``model`` chosen among ``models``, each option with the
-    keys of its own space."""
+    keys of its own space (for ``task``)."""
     with as_config_error():
-        return HyperSpace.from_dict({"model": {"choice": {m: model_space(m) for m in models}}})
+        options = {m: model_space(m, task) for m in models}
+        return HyperSpace.from_dict({"model": {"choice": options}})
+
+
+def check_task(config, task):
+    """Refuse a ``valid_metric`` that does not measure what ``task`` is about."""
+    metric = config["valid_metric"].split("@")[0].lower()
+    if task in TASK_METRICS and metric not in TASK_METRICS[task]:
+        raise ConfigError(
+            f"Config key 'valid_metric': search_task {task} selects on one of "
+            f"{[m.upper() for m in TASK_METRICS[task]]}, got {config['valid_metric']!r} "
+            "(configs/explicit.yaml sets up rating regression: MSE loss, labeled evaluation)."
+        )
 
 
 def check_candidates(models, task):
@@ -251,8 +270,9 @@ def model_search(config, show_progress=True):
     logger = getLogger()
     task = config["search_task"]
     models = candidate_models(config["search_models"], task)
+    check_task(config, task)
     check_candidates(models, task)
-    space = models_space(models)
+    space = models_space(models, task)
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
     objective = ModelObjective(config, dataset)

@@ -2,7 +2,7 @@
 
 import pytest
 import yaml
-from conftest import TEST_DATA, tiny_config
+from conftest import ROOT, TEST_DATA, mean_predictor_rmse, tiny_config
 
 from recbole_automl import ConfigError, run_recbole_automl
 from recbole_automl.search import Journal
@@ -90,7 +90,11 @@ def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, mo
     [
         ({"search_models": ["EASE", "Foo"]}, r"'search_models': \['Foo'\] have no space"),
         ({"search_models": []}, "'search_models' must be a list of models from"),
-        ({"search_task": "explicit"}, r"'search_task' must be one of \['general', 'ctr'\]"),
+        ({"search_task": "implicit"}, r"'search_task' must be one of \['general', 'explicit'"),
+        (
+            {"search_task": "explicit", "search_models": ["FM"]},
+            "'valid_metric': search_task explicit selects on one of \\['RMSE', 'MAE'\\], got",
+        ),
         ({"model": "BPR"}, "'model': search: models chooses the model"),
         ({"search_strategy": "bayes"}, r"'search_strategy' must be one of \['tpe', 'random'"),
     ],
@@ -188,3 +192,27 @@ def test_a_ctr_model_search_compares_context_models_on_auc(isolated_run):
     assert set(result["test_result"]) == {"auc", "logloss"}
     reproduced = run_recbole_automl(config_file_list=[result["config_file"]])
     assert reproduced["test_result"] == result["test_result"]
+
+
+def test_an_explicit_model_search_compares_rating_models_on_rmse(isolated_run):
+    """search_task explicit: every default candidate trains at its defaults on ratings
+    (configs/explicit.yaml), the best valid RMSE wins and beats predicting the mean."""
+    from recbole_automl.methods.model_search import models_space
+    from recbole_automl.search.tpe import vals_from_point
+    from recbole_automl.spaces import task_models
+
+    models = task_models()["explicit"]
+    config = tiny_config(search="models", search_task="explicit", search_trials=6, epochs=3,
+                         search_epochs=2)  # fmt: skip
+    explicit = f"{ROOT}/configs/explicit.yaml"
+    result = run_recbole_automl(config_file_list=[explicit], config_dict=config)
+    trials = result["trials"]
+    assert [t.point["model"] for t in trials[: len(models)]] == models
+    assert all(t.scored for t in trials), [t.error for t in trials]
+    assert "loss_type" not in trials[models.index("AutoCF")].point  # MSE, the user's
+    space = models_space(models, "explicit")
+    for trial in trials:
+        vals_from_point(space, trial.point)
+    assert result["best_valid_score"] == min(t.value for t in trials)
+    assert set(result["test_result"]) == {"rmse", "mae"}
+    assert result["test_result"]["rmse"] < mean_predictor_rmse()
