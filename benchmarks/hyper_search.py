@@ -156,8 +156,8 @@ def replay(table, space, strategy_name, seed, asha=ASHA, startup=TPE_STARTUP, ma
     marks = []
 
     class Marking(Budget):
-        def count(self):
-            super().count()
+        def count(self, trial=None):
+            super().count(trial)
             marks.append(objective.epochs)
 
     trials = run_search(

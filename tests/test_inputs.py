@@ -26,6 +26,7 @@ CTR = f"--config_files={CTR_CONFIG_FILE}"
 # (command-line arguments, what the one line must say): the 22 inputs of the evidence issue.
 BAD_INPUTS = [
     (["--model=AutoCF", "--dataset=tiny", "--search_trials=0"], r"'search_trials' must be .*>= 1 or ~"),
+    (["--model=AutoCF", "--dataset=tiny", "--search_trial_epochs=0"], r"'search_trial_epochs' must be .*>= 1 or ~"),
     (["--model=AutoCF", "--dataset=tiny", "--search_time=-5"], r"'search_time' must be .*> 0 or ~"),
     (["--model=BPR", "--dataset=tiny", "--epochs=-1"], r"'epochs' must be .*>= 1, got -1"),
     (["--model=AutoCF", "--dataset=tiny", "--architecture=MF", "--embedding_size=0"], r"'embedding_size' must be .*>= 1, got 0"),

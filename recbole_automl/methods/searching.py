@@ -34,8 +34,8 @@ from recbole_automl.utils import ConfigError, derive_config
 # these resumes the same journal (a larger budget extends the search; a grid in another
 # order reuses its finished points).
 RUN_KEY_IGNORES = (
-    "search_trials", "search_time", "search_workers", "search_executor", "ray_address",
-    "search_grid_shuffle",
+    "search_trials", "search_time", "search_trial_epochs", "search_workers", "search_executor",
+    "ray_address", "search_grid_shuffle",
     "search_dir", "train_time_limit", "show_progress", "state", "gpu_id", "use_gpu", "device",
     "checkpoint_dir", "worker", "log_wandb", "wandb_project", "verbose",
 )  # fmt: skip
@@ -112,7 +112,7 @@ def run_configured_search(
             config["search_scheduler"], config, bigger, max_epochs or config["epochs"]
         )
         executor = EXECUTORS.create(config["search_executor"], config)
-    budget = Budget(config["search_trials"], config["search_time"])
+    budget = Budget(config["search_trials"], config["search_time"], config["search_trial_epochs"])
     logger.info(set_color(title, "green") + f": {budget}, journal in {folder}")
     progress = SearchProgress(budget.max_trials, title, disable=not show_progress)
     try:

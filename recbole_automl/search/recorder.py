@@ -70,7 +70,7 @@ class TrialRecorder:
         return best_trial(self.finished, self.bigger)
 
     def _count(self, trial, reused):
-        self.budget.count()
+        self.budget.count(trial)
         self.finished.append(trial)
         self.scheduler.observe(trial)
         if self.logger is not None:

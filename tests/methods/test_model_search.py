@@ -216,3 +216,11 @@ def test_an_explicit_model_search_compares_rating_models_on_rmse(isolated_run):
     assert result["best_valid_score"] == min(t.value for t in trials)
     assert set(result["test_result"]) == {"rmse", "mae"}
     assert result["test_result"]["rmse"] < mean_predictor_rmse()
+
+
+def test_a_model_search_can_be_budgeted_in_trial_epochs(isolated_run):
+    """search_trial_epochs ends the search once its trials trained that many epochs."""
+    config = models_config(search_trials=None, search_trial_epochs=3)
+    trials = run_recbole_automl(config_dict=config)["trials"]
+    assert [t.point for t in trials] == DEFAULTS  # Pop and EASE 1 epoch each, BPR 2
+    assert [t.epochs for t in trials] == [1, 1, 2]

@@ -259,3 +259,27 @@ def test_a_fidelity_aware_predictor_ranks_what_was_stopped_early_by_its_end():
         return sum(p["b"] >= 3 for p in points) / len(points)
 
     assert slow_share(told(True)) >= slow_share(told(False)) + 0.3  # 0.67 vs 0.33
+
+
+def test_a_trial_epochs_budget_counts_what_each_trial_trained_and_resumes(tmp_path):
+    """search_trial_epochs: the trials' epochs summed (deterministic compute); the trial
+    that crosses the limit finishes; a resumed search counts the journal's epochs."""
+
+    def costly(point, report=None):  # a trial trains a + 1 epochs
+        return TrialOutcome(float(point["a"] + point["b"]), epochs=point["a"] + 1)
+
+    space = CategoricalSpace(CHOICES)
+
+    def run(max_epochs):
+        return run_search(
+            costly, space, RandomStrategy(space), Budget(max_epochs=max_epochs),
+            Journal(tmp_path / "journal.jsonl"), seed=4,
+        )  # fmt: skip
+
+    trials = run(20)
+    spent = [sum(t.epochs for t in trials[: i + 1]) for i in range(len(trials))]
+    assert spent[-1] >= 20 > spent[-2]  # stopped by the epochs, not by the space
+    assert len(trials) < len(space)
+    longer = run(40)
+    assert [t.point for t in longer[: len(trials)]] == [t.point for t in trials]
+    assert sum(t.epochs for t in longer) >= 40 > sum(t.epochs for t in longer[:-1])
