@@ -38,3 +38,18 @@ def test_autocf_candidates_train_on_ray_workers(isolated_run):
     trials = Journal(search_dir / "journal.jsonl").load()
     assert len(trials) == 4 and all(t.complete for t in trials)
     assert "ndcg@10" in result["test_result"]
+
+
+def test_a_model_search_trains_its_candidates_on_ray_workers_and_resumes(isolated_run):
+    from conftest import tiny_config
+
+    config = tiny_config(search="models", search_models=["Pop", "EASE", "BPR"], search_trials=4,
+                         epochs=2, search_ensemble=False, **RAY)  # fmt: skip
+    result = run_recbole_automl(config_dict=config)
+    trials = result["trials"]
+    assert [t.point["model"] for t in trials[:3]] == ["Pop", "EASE", "BPR"]  # defaults first
+    assert len(trials) == 4 and all(t.scored for t in trials)
+    assert {r["model"] for r in result["leaderboard"]} == {"Pop", "EASE", "BPR"}
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    again = run_recbole_automl(config_dict=config)
+    assert again["trials"] == trials and len(Journal(search_dir / "journal.jsonl").load()) == 4
