@@ -89,6 +89,7 @@ def _asha(settings, bigger, max_epochs):
     return SuccessiveHalving(
         settings["asha_min_epochs"], max_epochs, settings["asha_reduction_factor"], bigger,
         bracket_key=settings["asha_bracket_key"] if "asha_bracket_key" in settings else None,
+        extrapolation=settings["asha_extrapolation"] if "asha_extrapolation" in settings else 0,
     )  # fmt: skip
 
 

@@ -59,17 +59,31 @@ class SuccessiveHalving(Scheduler):
     halving within each model of a model search: a model that starts slowly is not
     stopped by another's early epochs, and the first trial of each trains to its end).
 
+    With ``extrapolation`` (gamma > 0) a trial is compared at a rung on its score plus
+    gamma x its recent improvement per epoch x the epochs it has left, the improvement
+    measured over the second half of its validations (never negative): a damped linear
+    extrapolation of its learning curve (the idea of Domhan et al., IJCAI 2015, in its
+    simplest form). Plain ASHA (gamma 0) has a short-horizon bias: a large learning rate
+    leads at the early rungs and stops the slower trials that end higher (BPR on ml-100k:
+    lr 1e-2 at epoch 5 scores 0.20, lr 2e-3 0.19, and ends 0.226 vs 0.241).
+
     Args:
         min_epochs (int): the first rung (ASHA's grace period).
         max_epochs (int): epochs of a trial that is never stopped.
         reduction_factor (int): about one trial in this many passes each rung.
         bigger (bool): whether a bigger score is better.
         bracket_key (str, optional): the key of a point that splits trials into brackets.
+        extrapolation (float): gamma, the weight of the curve's extrapolation (0: none).
     """
 
-    def __init__(self, min_epochs, max_epochs, reduction_factor=3, bigger=True, bracket_key=None):
-        if min_epochs < 1 or reduction_factor < 2:
-            raise SearchError("ASHA needs min_epochs >= 1 and reduction_factor >= 2")
+    def __init__(
+        self, min_epochs, max_epochs, reduction_factor=3, bigger=True, bracket_key=None,
+        extrapolation=0.0,
+    ):  # fmt: skip
+        if min_epochs < 1 or reduction_factor < 2 or extrapolation < 0:
+            raise SearchError(
+                "ASHA needs min_epochs >= 1, reduction_factor >= 2 and extrapolation >= 0"
+            )
         self.min_epochs, self.max_epochs = min_epochs, max_epochs
         self.rungs = {}
         rung = min_epochs
@@ -79,13 +93,17 @@ class SuccessiveHalving(Scheduler):
         self.reduction_factor = reduction_factor
         self.bigger = bigger
         self.bracket_key = bracket_key
+        self.extrapolation = extrapolation
         self.brackets = {}  # trial number -> its bracket
+        self.histories = {}  # trial number -> [(epoch, score)] of a running trial
 
     def begin(self, number, point):
         if self.bracket_key is not None:
             self.brackets[number] = repr(point.get(self.bracket_key))
 
     def report(self, number, epoch, score):
+        history = self.histories.setdefault(number, [])
+        history.append((epoch, score))
         bracket = self.brackets.get(number)
         for rung, scores in self.rungs.items():
             if epoch < rung or number in scores:
@@ -93,22 +111,37 @@ class SuccessiveHalving(Scheduler):
             others = [
                 s for n, s in scores.items() if n != number and self.brackets.get(n) == bracket
             ]
-            scores[number] = score
-            if others and self._below_cutoff(score, others):
-                self.reason = f"successive halving: {score:.4f} below rung {rung}'s cutoff"
+            scores[number] = value = self.rung_score(history)
+            if others and self._below_cutoff(value, others):
+                shown = f"{score:.4f}" + (f" (extrapolated {value:.4f})" if value != score else "")
+                self.reason = f"successive halving: {shown} below rung {rung}'s cutoff"
                 return STOP
         return CONTINUE
+
+    def rung_score(self, history):
+        """What a trial is compared on at a rung: its last score, plus the extrapolation of
+        its curve ``history`` (``[(epoch, score)]``) with ``extrapolation`` > 0."""
+        epoch, score = history[-1]
+        if not self.extrapolation or len(history) < 2:
+            return score
+        start_epoch, start_score = history[len(history) // 2 - 1]
+        sign = 1 if self.bigger else -1
+        gain = max(0.0, sign * (score - start_score) / max(1, epoch - start_epoch))
+        return score + sign * self.extrapolation * gain * max(0, self.max_epochs - epoch)
 
     def observe(self, trial):
         """Record a finished trial's curve (evenly spaced validations, the last after
         ``trial.epochs``)."""
         self.begin(trial.number, trial.point)
+        self.histories.pop(trial.number, None)
         eval_step = trial.epochs / max(1, len(trial.curve))
+        history = []
         for i, score in enumerate(trial.curve):
             epoch = round((i + 1) * eval_step)
+            history.append((epoch, score))
             for rung, scores in self.rungs.items():
                 if epoch >= rung and trial.number not in scores:
-                    scores[trial.number] = score
+                    scores[trial.number] = self.rung_score(history)
 
     def _below_cutoff(self, score, others):
         quantile = (1 - 1 / self.reduction_factor) * 100
