@@ -43,6 +43,8 @@ from runner import (  # noqa: E402
 
 RECORDS = os.path.join(HERE, "results", "raw", "ml-100k-anytime.jsonl")
 VARIANTS = {"search=models": None, "EASE alone": ["EASE"], "AutoCF alone": ["AutoCF"]}
+# The budget and scheduler keys a record keeps.
+PROTOCOL_KEYS = ("search_trials", "epochs", "search_scheduler", "asha_extrapolation")
 # Where the table reads each curve: these shares of the search=models run's compute.
 SHARES = (0.1, 0.25, 0.5, 1.0)
 
@@ -68,6 +70,7 @@ def run_one(label, seed):
         "valid": {k: float(v) for k, v in result["best_valid_result"].items()},
         "test": {k: float(v) for k, v in result["test_result"].items()},
         "wall_s": round(time.perf_counter() - start, 1),
+        "protocol": {k: config[k] for k in PROTOCOL_KEYS},
     }
     print("RECORD " + json.dumps(record))
 
