@@ -176,6 +176,8 @@ def test_sif_compares_with_the_best_single_operation_only():
 REBUILD = {
     "ml-100k-general.md": ["baselines.py", "--task", "general", "--table"],
     "ml-100k-ctr.md": ["baselines.py", "--task", "ctr", "--table"],
+    "ml-100k-explicit.md": ["baselines.py", "--task", "explicit", "--table"],
+    "ml-100k-anytime.md": ["anytime.py", "--table"],
     "ml-1m-general.md": ["baselines.py", "--task", "general", "--dataset", "ml-1m", "--table"],
     "ml-100k-sif.md": ["sif.py", "--table"],
     "ml-100k-pep.md": ["pep.py", "--table"],
@@ -191,7 +193,10 @@ REBUILD = {
     "ml-100k-autocf-joint.md": ["autocf_joint.py", "--table"],
     "scale.md": ["scale.py", "table"],
 }
-REPLAYED = {"ml-100k-autocf-strategies.md", "ml-100k-hyper.md", "ml-100k-hyper-asha.md"}
+REPLAYED = {
+    "ml-100k-autocf-strategies.md", "ml-100k-hyper.md", "ml-100k-hyper-asha.md",
+    "ml-100k-hyper-asha-extrapolation.md",
+}  # fmt: skip
 
 
 def test_every_committed_table_is_rebuilt_from_committed_records(tmp_path):

@@ -12,10 +12,13 @@ def _config(**overrides):
 
 
 def test_keys_added_later_leave_an_older_search_its_folder():
-    config = _config()
+    # At the values that searched as before them, they are left out of the run key.
+    config = _config(**{k: v for k, v in LATER_KEYS.items() if v is not None})
     before = {k: v for k, v in config.final_config_dict.items() if k not in LATER_KEYS}
     expected = run_key({**before, "_extra": None}, RUN_KEY_IGNORES)
     assert search_folder(config, "AutoCF-tiny").endswith(expected)
+    # A default that changed how a search runs (ASHA's extrapolation) names a new search.
+    assert search_folder(_config(), "AutoCF-tiny") != search_folder(config, "AutoCF-tiny")
     # Set to anything else, they name another search.
     joint = _config(search_hyper_space={"embedding_size": {"choice": [8, 16]}})
     assert search_folder(joint, "AutoCF-tiny") != search_folder(config, "AutoCF-tiny")

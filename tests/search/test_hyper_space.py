@@ -166,6 +166,29 @@ def test_successive_halving_in_brackets_compares_a_trial_with_its_own_bracket_on
     assert asha.report(4, 1, 0.85) == STOP  # the 2/3 quantile of EASE's [0.9, 0.8]
 
 
+def test_extrapolated_rung_scores_keep_a_slow_riser_that_plain_asha_stops():
+    """A plateauing trial (flat at 0.20) against one rising 0.005 an epoch (0.19 at rung 5
+    of 40): plain ASHA stops the riser; with gamma 0.2 it is compared on 0.19 + 0.2 x
+    0.005 x 35 = 0.225 and goes on. The same with smaller-is-better scores, mirrored."""
+    flat = [0.2] * 5
+    rising = [0.17, 0.175, 0.18, 0.185, 0.19]
+    for bigger, sign, offset in ((True, 1, 0.0), (False, -1, 1.0)):
+        decisions = {}
+        for gamma in (0.0, 0.2):
+            asha = SuccessiveHalving(5, 40, 3, bigger=bigger, extrapolation=gamma)
+            for number, curve in enumerate((flat, rising)):
+                for epoch, score in enumerate(curve, 1):
+                    decision = asha.report(number, epoch, offset + sign * score)
+            decisions[gamma] = decision
+            assert asha.rungs[5][1] == pytest.approx(offset + sign * (0.19 + gamma * 0.175))
+            # A finished trial observed from its curve gets the same rung score.
+            again = SuccessiveHalving(5, 40, 3, bigger=bigger, extrapolation=gamma)
+            curve = [offset + sign * s for s in rising]
+            again.observe(Trial(1, 0, {}, value=curve[-1], curve=curve, epochs=5))
+            assert again.rungs[5][1] == pytest.approx(asha.rungs[5][1])
+        assert decisions == {0.0: STOP, 0.2: CONTINUE}
+
+
 def test_a_stopped_trial_keeps_its_best_epoch_and_is_recorded_pruned():
     asha = SuccessiveHalving(min_epochs=2, max_epochs=8, reduction_factor=2)
 
