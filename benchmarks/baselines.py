@@ -72,7 +72,7 @@ MODEL_SEARCH = "search=models"
 # The budget keys a record keeps (when set): a row is one protocol, so they tell rows apart.
 PROTOCOL_KEYS = (
     "epochs", "train_time_limit", "search_trials", "search_time", "search_epochs",
-    "search_ensemble",
+    "search_ensemble", "search_trial_epochs", "search_models", "asha_extrapolation",
 )  # fmt: skip
 
 
@@ -135,7 +135,7 @@ def protocol_of(config):
     from recbole_automl.lookup import plugin_models
 
     searches = config["search"] is not None or config["model"] in plugin_models()
-    keys = [k for k in PROTOCOL_KEYS if searches or not k.startswith("search_")]
+    keys = [k for k in PROTOCOL_KEYS if searches or not k.startswith(("search_", "asha_"))]
     return {k: config[k] for k in keys if config[k] is not None}
 
 
@@ -188,7 +188,10 @@ def table_rows(records, task):
 
 
 def format_protocol(protocol):
-    return ", ".join(f"{k} {v}" for k, v in protocol.items()) if protocol else "-"
+    def shown(value):
+        return ",".join(map(str, value)) if isinstance(value, list) else value
+
+    return ", ".join(f"{k} {shown(v)}" for k, v in protocol.items()) if protocol else "-"
 
 
 def table_lines(records, task, dataset, protocol):
