@@ -160,7 +160,7 @@ def test_sif_compares_with_the_best_single_operation_only():
         search = {"interaction": "minus", "search_epochs": 10, "search_seconds": 10.0,
                   "retrain_seconds": 10.0} if label == "SIF" else None  # fmt: skip
         return {"label": label, "seed": 1, "valid": {"rmse": valid}, "test": {"rmse": test},
-                "search": search}  # fmt: skip
+                "search": search, "wall_s": 40.0 if search else 10.0}  # fmt: skip
 
     records = [
         run("SIF", 0.30, 0.30), run("SIF[multiply]", 0.25, 0.26), run("SIF[minus]", 0.27, 0.27),
@@ -168,6 +168,7 @@ def test_sif_compares_with_the_best_single_operation_only():
     ]  # fmt: skip
     (row,) = sif._search_lines(records, sif.TASKS["explicit"])[2:]
     assert "| multiply (1.0400) |" in row and "| 1.2000 |" in row and "offsets" not in row
+    assert "| 4.0 |" in row  # wall: 4x SIF[multiply]'s
 
 
 # Every committed table, and the command that rebuilds it from the committed raw records

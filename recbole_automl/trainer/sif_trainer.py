@@ -5,19 +5,38 @@ the embeddings and heads on a training mini-batch (RecBole's training loop and o
 one Adam step of the architecture (operation weights, element-wise networks) on a
 validation mini-batch, with the operation weights binarised in the forward pass and
 clipped to [0, 1] after the step. Every epoch ends with RecBole's validation of the
-supernet's current operation (journaled: the search's trajectory); after ``search_epochs``
-the argmax of the operation weights and the element-wise networks are the derived
-function, which is retrained stand-alone from scratch (full ``epochs``, early stopping on
-validation) and exported as a YAML config. The test split is only used after that, by whoever calls
-``evaluate``.
+supernet's current operation (journaled: the search's trajectory).
+
+Two additions to the paper, both on validation data only (``sif_warmup_epochs: 0`` and
+``sif_finalists: 0`` give the paper's method):
+
+* a warm-up: the first ``sif_warmup_epochs`` train every operation in turn (one per
+  training batch, round robin) with no architecture step, so no operation loses the
+  argmax only because its head was never trained;
+* stand-alone checks: after ``search_epochs`` every operation is validated once inside the
+  supernet (shared weights, a one-shot score); the argmax and the best others by that
+  score, ``sif_finalists`` in all, are each trained stand-alone for ``sif_check_epochs``
+  with the searched element-wise networks and without them (trials of the search core,
+  journaled in ``checks/``); the best on validation is the found function.
+
+The found function is retrained stand-alone from scratch (full ``epochs``, early stopping
+on validation) and exported as a YAML config. The test split is only used after that, by
+whoever calls ``evaluate``.
 """
 
+import dataclasses
+import os
+
 import torch
+from recbole.trainer import Trainer
 from recbole.utils import set_color
 
-from recbole_automl.search import plot_weights
+from recbole_automl.methods.searching import run_configured_search, train_trial, trial_config
+from recbole_automl.model.general_recommender.sif import SIF
+from recbole_automl.search import HyperSpace, plot_weights
 from recbole_automl.trainer.one_shot import OneShotTrainer, search_config, validation_batches
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
+from recbole_automl.utils import derive_config, reseed
 
 
 class SupernetTrainer(OneShotTrainer):
@@ -38,7 +57,35 @@ class SupernetTrainer(OneShotTrainer):
         return {**self.model.architecture(), "weights": self.model.operation_weights()}
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
-        return super()._train_epoch(train_data, epoch_idx, self._bilevel_loss, show_progress)
+        if epoch_idx < self.config["sif_warmup_epochs"]:
+            loss = self._warmup_loss
+            self.batch_idx = epoch_idx * len(train_data)  # the turns go on across epochs
+        else:
+            loss = self._bilevel_loss
+        try:
+            return super()._train_epoch(train_data, epoch_idx, loss, show_progress)
+        finally:
+            self.model.fixed_operation = None  # validations score the argmax
+
+    def _warmup_loss(self, interaction):
+        """A warm-up step: the training loss of the next operation in turn (no architecture
+        step), so that every head and the embeddings learn with every operation."""
+        operations = self.model.operations
+        self.model.fixed_operation = operations[self.batch_idx % len(operations)]
+        self.batch_idx += 1
+        return self.model.calculate_loss(interaction)
+
+    @torch.no_grad()
+    def one_shot_scores(self, valid_data):
+        """``{operation: validation score}`` of each operation inside the supernet."""
+        scores = {}
+        try:
+            for op in self.model.operations:
+                self.model.fixed_operation = op
+                scores[op] = float(self._valid_epoch(valid_data)[0])
+        finally:
+            self.model.fixed_operation = None
+        return scores
 
     def _bilevel_loss(self, interaction):
         """RecBole's loop steps the weights on the loss returned; the architecture goes first."""
@@ -62,7 +109,7 @@ class SIFTrainer(SearchingTrainer):
     # The retraining's epochs, and the search's epochs are its budget (a rerun with more
     # extends the journal).
     run_key_ignores = ("epochs", "search_epochs")
-    export_prefixes = ("search_", "arch_")
+    export_prefixes = ("search_", "arch_", "sif_")
 
     def needs_search(self):
         return self.config["interaction"] is None
@@ -81,6 +128,10 @@ class SIFTrainer(SearchingTrainer):
             raise RuntimeError(f"the SIF search validated no epoch; see {folder}")
         found = self.trials[-1]  # the final argmax of the operation weights, as in the paper
         plot_weights(self.trials, f"{folder}/operation_weights.png")
+        self.one_shot, self.checks = None, []
+        if config["sif_finalists"]:
+            self.one_shot = supernet.one_shot_scores(valid_data)
+            found = self._check(found, train_data, valid_data, show_progress)
         exported = self.export(**self._keys(found))
         self.logger.info(
             set_color("found interaction", "yellow")
@@ -90,6 +141,33 @@ class SIFTrainer(SearchingTrainer):
         )
         return found
 
+    def _check(self, found, train_data, valid_data, show_progress):
+        """Train the finalists stand-alone for ``sif_check_epochs``, with the searched
+        element-wise networks and without; return the best as the found trial."""
+        argmax, mlp = found.point["interaction"], found.point["interaction_mlp"]
+        others = sorted(
+            (op for op in self.one_shot if op != argmax),
+            key=self.one_shot.get, reverse=self.valid_metric_bigger,
+        )  # fmt: skip
+        finalists = [argmax, *others][: self.config["sif_finalists"]]
+        space = HyperSpace.from_dict(
+            {"interaction": {"choice": finalists}, "elementwise": {"choice": [True, False]}}
+        )
+        config = derive_config(
+            self.config, search_strategy="grid", search_grid_shuffle=False,
+            search_scheduler="none", search_trials=len(finalists) * 2,
+            search_trial_epochs=None, search_time=None,
+        )  # fmt: skip
+        self.checks, best = run_configured_search(
+            config, "SIF checks", CheckObjective(config, train_data, valid_data, mlp), space,
+            os.path.join(self.search_dir, "checks"), bigger=self.valid_metric_bigger,
+            logger=self.logger, show_progress=show_progress,
+            max_epochs=config["sif_check_epochs"],
+        )  # fmt: skip
+        chosen = {"interaction": best.point["interaction"],
+                  "interaction_mlp": mlp if best.point["elementwise"] else None}  # fmt: skip
+        return dataclasses.replace(best, point=chosen)
+
     def adopt(self, found, train_data):
         self.rebuild(train_data, **self._keys(found))
 
@@ -97,12 +175,37 @@ class SIFTrainer(SearchingTrainer):
         if found is None:
             return None
         return {
-            "search_seconds": round(sum(t.seconds for t in self.trials), 3),
+            "search_seconds": round(sum(t.seconds for t in self.trials + self.checks), 3),
             "search_epochs": len(self.trials),
+            "check_epochs": sum(t.epochs for t in self.checks),
             "interaction": found.point["interaction"],
+            "elementwise_networks": found.point["interaction_mlp"] is not None,
             "valid_score": found.value,
+            "one_shot": self.one_shot,
+            "checks": [
+                {**t.point, "valid_score": t.value, "epochs": t.epochs, "seconds": t.seconds}
+                for t in self.checks
+            ],
         }
 
     @staticmethod
     def _keys(found):
         return {k: found.point[k] for k in ("interaction", "interaction_mlp")}
+
+
+class CheckObjective:
+    """Trains one finalist stand-alone (``interaction``; the searched element-wise networks
+    ``mlp`` or none) for ``sif_check_epochs``; returns its validation outcome."""
+
+    def __init__(self, config, train_data, valid_data, mlp):
+        self.config, self.train_data, self.valid_data = config, train_data, valid_data
+        self.mlp = mlp
+
+    def __call__(self, point, report=None):
+        epochs = self.config["sif_check_epochs"]
+        keys = {"interaction": point["interaction"],
+                "interaction_mlp": self.mlp if point["elementwise"] else None}  # fmt: skip
+        config = trial_config(self.config, keys, epochs=epochs, eval_step=1, stopping_step=epochs)
+        reseed(config, self.train_data)
+        model = SIF(config, self.train_data._dataset).to(config["device"])
+        return train_trial(Trainer(config, model), self.train_data, self.valid_data, report)

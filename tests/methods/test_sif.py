@@ -133,15 +133,60 @@ def test_search_resumes_without_losing_or_repeating_epochs(isolated_run):
     assert [t.number for t in trials] == [0, 1, 2, 3] and [t.epochs for t in trials] == [1, 2, 3, 4]
 
 
-def test_explicit_feedback_search_finds_the_last_argmax_and_beats_the_mean(isolated_run):
+def test_the_papers_search_retrains_the_last_argmax_and_beats_the_mean(isolated_run):
     result = run_recbole_automl(
-        model="SIF", config_file_list=[EXPLICIT], config_dict=tiny_config(search_epochs=2, epochs=5)
-    )
+        model="SIF", config_file_list=[EXPLICIT],
+        config_dict=tiny_config(search_epochs=2, epochs=5, sif_warmup_epochs=0, sif_finalists=0),
+    )  # fmt: skip
     assert set(result["test_result"]) == {"rmse", "mae"}
     (folder,) = (isolated_run / "saved" / "search").iterdir()
     weights = Journal(folder / "journal.jsonl").load()[-1].point["weights"]
     assert result["search"]["interaction"] == max(weights, key=weights.get)
+    assert result["search"]["elementwise_networks"] and result["search"]["checks"] == []
     assert result["test_result"]["rmse"] < mean_predictor_rmse()
+
+
+def test_finalists_are_checked_stand_alone_and_the_best_on_validation_is_retrained(isolated_run):
+    result = run_recbole_automl(
+        model="SIF", config_file_list=[EXPLICIT],
+        config_dict=tiny_config(search_epochs=3, epochs=5, sif_check_epochs=2),
+    )  # fmt: skip
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    argmax = Journal(folder / "journal.jsonl").load()[-1].point["interaction"]
+    summary = result["search"]
+    one_shot = summary["one_shot"]
+    assert set(one_shot) == set(INTERACTIONS)
+    checks = summary["checks"]
+    # The argmax and the two best others by one-shot RMSE, each with and without networks.
+    others = sorted((op for op in one_shot if op != argmax), key=one_shot.get)[:2]
+    assert {(c["interaction"], c["elementwise"]) for c in checks} == {
+        (op, mlp) for op in [argmax, *others] for mlp in (True, False)
+    }
+    assert all(c["epochs"] == 2 for c in checks) and summary["check_epochs"] == 12
+    assert len(Journal(folder / "checks" / "journal.jsonl").load()) == 6
+    best = min(checks, key=lambda c: c["valid_score"])
+    assert (summary["interaction"], summary["elementwise_networks"]) == (
+        best["interaction"], best["elementwise"]
+    )  # fmt: skip
+    exported = yaml.safe_load(open(folder / "best.yaml"))
+    assert exported["interaction"] == best["interaction"]
+    assert (exported["interaction_mlp"] is not None) == best["elementwise"]
+    assert not any(key.startswith("sif_") for key in exported)
+
+
+def test_warmup_trains_every_operation_in_turn_and_not_the_architecture(tmp_path):
+    config, model, train, valid = _build(sif_warmup_epochs=2)
+    trainer = SupernetTrainer(config, model, tmp_path, validation_batches(config, train, valid))
+    alpha = model.alpha.detach().clone()
+    heads = {op: head.weight.detach().clone() for op, head in model.heads.items()}
+    used = []
+    calculate_loss = model.calculate_loss
+    model.calculate_loss = lambda batch: used.append(model.interaction) or calculate_loss(batch)
+    for epoch in (0, 1):  # the turns go on across epochs (tiny data: 5 batches an epoch)
+        trainer._train_epoch(train, epoch)
+    assert used == [model.operations[i % 6] for i in range(len(used))] and len(used) >= 6
+    assert all(not torch.equal(model.heads[op].weight, heads[op]) for op in heads)
+    assert torch.equal(model.alpha, alpha) and model.fixed_operation is None
 
 
 @pytest.mark.parametrize("offsets", [False, True])

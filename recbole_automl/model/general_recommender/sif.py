@@ -81,6 +81,9 @@ class SIF(PairScoringRecommender):
         if self.offsets is not None:
             for table in self.offsets.values():
                 nn.init.zeros_(table.weight)
+        # While searching: the operation every score uses instead of the argmax (the
+        # warm-up's turn, or a one-shot evaluation of each operation); None for the argmax.
+        self.fixed_operation = None
         if self.searching:
             self.alpha = nn.Parameter(0.5 + 1e-3 * torch.randn(len(self.operations)))
         elif mlp is not None:
@@ -116,8 +119,11 @@ class SIF(PairScoringRecommender):
 
     @property
     def interaction(self):
-        """The operation the model uses now (the argmax of ``alpha`` while searching)."""
+        """The operation the model uses now (while searching: ``fixed_operation``, else the
+        argmax of ``alpha``)."""
         if self.searching:
+            if self.fixed_operation is not None:
+                return self.fixed_operation
             return self.operations[int(self.alpha.argmax())]
         return self.operations[0]
 
