@@ -368,6 +368,20 @@ def plot_compare(records, models, path):
     plt.close(fig)
 
 
+def share_of_best(tables, space, name, repeats, settings, startup=TPE_STARTUP):
+    """For each seed's grid and each of ``repeats`` strategy seeds: the best validation
+    score a replay of strategy ``name`` (ASHA ``settings``) reaches within BUDGET_SHARE of
+    the grid's compute, as a share of the grid's best."""
+    ratios = []
+    for seed, table in zip(SEEDS, tables):
+        budget = BUDGET_SHARE * sum(t.epochs for t in table.values())
+        grid_best = max(t.value for t in table.values())
+        for repeat in range(repeats):
+            marks = replay(table, space, name, seed * 100 + repeat, settings, startup)
+            ratios.append(max(t.value for e, t in marks if e <= budget) / grid_best)
+    return ratios
+
+
 def asha(args):
     """How the TPE+ASHA and random+ASHA results at the budget depend on ASHA's settings."""
     lines = [
@@ -391,15 +405,8 @@ def asha(args):
             for min_epochs, factor, startup in itertools.product(
                 (3, 5, 10), (2, 3, 4), (3, 5, 10) if name == "TPE+ASHA" else (TPE_STARTUP,)
             ):
-                ratios = []
-                for seed, table in zip(SEEDS, tables):
-                    budget = BUDGET_SHARE * sum(t.epochs for t in table.values())
-                    grid_best = max(t.value for t in table.values())
-                    for repeat in range(args.repeats):
-                        settings = {"min_epochs": min_epochs, "reduction_factor": factor}
-                        marks = replay(table, space, name, seed * 100 + repeat, settings, startup)
-                        best = max(t.value for e, t in marks if e <= budget)
-                        ratios.append(best / grid_best)
+                settings = {"min_epochs": min_epochs, "reduction_factor": factor}
+                ratios = share_of_best(tables, space, name, args.repeats, settings, startup)
                 lines.append(
                     f"| {model} | {name} | {min_epochs} | {factor} | "
                     f"{startup if name == 'TPE+ASHA' else '-'} | {np.mean(ratios):.2%} | "
@@ -437,14 +444,8 @@ def extrapolation(args):
         tables = [load_grid(model, seed) for seed in SEEDS]
         for name in ("TPE+ASHA", "random+ASHA"):
             for gamma in GAMMAS if name == "TPE+ASHA" else (0.0, 0.2):
-                ratios = []
-                for seed, table in zip(SEEDS, tables):
-                    budget = BUDGET_SHARE * sum(t.epochs for t in table.values())
-                    grid_best = max(t.value for t in table.values())
-                    for repeat in range(args.repeats):
-                        settings = {**ASHA, "extrapolation": gamma}
-                        marks = replay(table, space, name, seed * 100 + repeat, settings)
-                        ratios.append(max(t.value for e, t in marks if e <= budget) / grid_best)
+                settings = {**ASHA, "extrapolation": gamma}
+                ratios = share_of_best(tables, space, name, args.repeats, settings)
                 lines.append(
                     f"| {model} | {name} | {gamma:g} | {np.mean(ratios):.2%} | "
                     f"{np.min(ratios):.2%} | {np.mean(np.array(ratios) >= 0.99):.0%} |"
