@@ -156,12 +156,10 @@ class SIFTrainer(SearchingTrainer):
         finalists = [argmax, *others][: self.config["sif_finalists"]]
         objective = CheckObjective(self.config, train_data, valid_data, mlp)
         self.checks = self._check_search(objective, finalists, False, "checks", show_progress)
+        networks = [best_trial(self.checks, self.valid_metric_bigger).point["interaction"]]
+        self.checks += self._check_search(objective, networks, True, "checks-networks",
+                                          show_progress)  # fmt: skip
         best = best_trial(self.checks, self.valid_metric_bigger)
-        if mlp is not None:
-            networks = [best.point["interaction"]]
-            self.checks += self._check_search(objective, networks, True, "checks-networks",
-                                              show_progress)  # fmt: skip
-            best = best_trial(self.checks, self.valid_metric_bigger)
         chosen = {"interaction": best.point["interaction"],
                   "interaction_mlp": mlp if best.point["elementwise"] else None}  # fmt: skip
         return dataclasses.replace(best, point=chosen)
