@@ -44,6 +44,15 @@ def train_and_test(config, saved=True, verbose=True):
     )
     if saved:
         load_best_checkpoint(trainer)
+    best = best_valid_score, best_valid_result
+    return evaluate_trained(trainer, test_data, best, saved, show_progress)
+
+
+def evaluate_trained(trainer, test_data, best, saved, show_progress=False):
+    """Test ``trainer``'s model once, as it is (``best``: its validation score and result);
+    the result dict of :func:`train_and_test`."""
+    config = trainer.config
+    best_valid_score, best_valid_result = best
     test_result = trainer.evaluate(test_data, load_best_model=False, show_progress=show_progress)
     return {
         "best_valid_score": best_valid_score,

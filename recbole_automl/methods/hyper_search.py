@@ -124,12 +124,13 @@ def hyper_search(config, show_progress=True):
     return {**result, "best_params": best.point, "config_file": exported, "trials": trials}
 
 
-def retrain_exported(settings, folder, title, found, logger):
+def retrain_exported(settings, folder, title, found, logger, trained=None):
     """Export ``settings`` (what a search found) as ``folder/best.yaml``, say so, and train
     and test that file once: the search's only use of the test split. Returns RecBole's
-    result dict and the file."""
+    result dict and the file. ``trained(config)``, where given, tests instead a model that
+    the search has already trained exactly as that file would (the same result, once)."""
     exported = export_config(settings, f"{folder}/best.yaml")
     logger.info(set_color(title, "yellow") + f": {found}; reproduce with --config_files={exported}")
-    result = train_and_test(Config(config_file_list=[exported], read_cmd_line=False))
+    result = (trained or train_and_test)(Config(config_file_list=[exported], read_cmd_line=False))
     result.pop("model")
     return result, exported

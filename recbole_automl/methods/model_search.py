@@ -9,8 +9,9 @@ on the validation split; the training objective is each model's own; the budget 
 epoch. Every model is trained at (the space's value nearest to) its RecBole defaults first,
 so the leaderboard compares them all; the strategy (TPE by default) then spends the rest of
 the budget where it pays. The winner is exported as ``best.yaml``, trained once more and
-tested, the only use of the test split. Everything else is the search core's: journal and
-resume, failed trials recorded, progress bar, executors.
+tested, the only use of the test split (an ensemble of the best models, when it wins on
+validation, is tested as its selection trained it: the same models). Everything else is the
+search core's: journal and resume, failed trials recorded, progress bar, executors.
 """
 
 import copy
@@ -37,6 +38,7 @@ from recbole_automl.model.general_recommender.ensemble import ModelEnsemble
 from recbole_automl.search import HyperSpace
 from recbole_automl.search.report import _pyplot, _save
 from recbole_automl.spaces import candidate_models, model_space
+from recbole_automl.training import evaluate_trained
 from recbole_automl.utils import ConfigError, init_seed
 
 # The model types of a task's candidates (they must share one dataset and its split).
@@ -219,12 +221,14 @@ def select_ensemble(config, dataset, settings, members, rounds, logger):
     that raises the ensemble's validation score most, until none does or after ``rounds``.
 
     Returns:
-        (list of int, float): each member's count (its weight) and the ensemble's score.
+        (list of int, float, callable): each member's count (its weight), the ensemble's
+        score, and ``retrain_exported``'s ``trained``: it tests the chosen ensemble of the
+        members trained here (retraining them would give the same models).
     """
     ensemble = {**settings, "ensemble_members": members, "ensemble_weights": [1.0] * len(members)}
     config = Config("ModelEnsemble", config["dataset"], config_dict=ensemble, read_cmd_line=False)
     init_seed(config["seed"], config["reproducibility"])
-    train_data, valid_data, _ = data_preparation(config, copy.deepcopy(dataset))
+    train_data, valid_data, test_data = data_preparation(config, copy.deepcopy(dataset))
     model = ModelEnsemble(config, train_data._dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], "ModelEnsemble")(config, model)
     trainer.fit(train_data, valid_data, saved=False, verbose=False)
@@ -255,7 +259,17 @@ def select_ensemble(config, dataset, settings, members, rounds, logger):
         + f": members alone {[round(sign * a, 4) for a in alone]}, counts {counts.tolist()}, "
         + f"valid {config['valid_metric']} {sign * best:.4f}"
     )
-    return counts.tolist(), sign * best
+
+    def trained(final):
+        model.keep_members([i for i, c in enumerate(counts) if c])
+        model.set_weights(final["ensemble_weights"])
+        tester = get_trainer(final["MODEL_TYPE"], "ModelEnsemble")(final, model)
+        best = tester._valid_epoch(valid_data)
+        tester.best_valid_score = best[0]
+        tester._save_checkpoint(0, verbose=False)
+        return evaluate_trained(tester, test_data, best, saved=True)
+
+    return counts.tolist(), sign * best, trained
 
 
 def model_search(config, show_progress=True):
@@ -292,9 +306,10 @@ def model_search(config, show_progress=True):
         "model": best.point["model"],
     }
     members = ensemble_members(config, rows, config["search_ensemble_size"])
+    tested = None  # the winner is trained again from best.yaml, unless it is the ensemble
     if config["search_ensemble"] and task in ENSEMBLE_TASKS and len(members) > 1:
         start = time.monotonic()
-        counts, value = select_ensemble(
+        counts, value, trained = select_ensemble(
             config, dataset, objective.settings, members, config["search_ensemble_rounds"], logger
         )
         chosen = [(m, c) for m, c in zip(members, counts) if c]
@@ -305,6 +320,7 @@ def model_search(config, show_progress=True):
         })  # fmt: skip
         rows = best_first(rows, bigger)
         if len(chosen) > 1 and (value > best.value) == bigger:  # one more candidate, won
+            tested = trained
             found = {
                 "model": "ModelEnsemble", "ensemble_members": [m for m, _ in chosen],
                 "ensemble_weights": [float(c) for _, c in chosen],
@@ -319,7 +335,7 @@ def model_search(config, show_progress=True):
         + "\n".join(leaderboard_lines(rows, metric))
     )
     line = f"{found} (valid {metric} {rows[0]['best']:.4f})"
-    result, exported = retrain_exported(settings, folder, "best model", line, logger)
+    result, exported = retrain_exported(settings, folder, "best model", line, logger, tested)
     return {
         **result,
         "best_params": best.point if found["model"] != "ModelEnsemble" else found,

@@ -4,7 +4,7 @@ import pytest
 import yaml
 from conftest import ROOT, TEST_DATA, mean_predictor_rmse, tiny_config
 
-from recbole_automl import ConfigError, run_recbole_automl
+from recbole_automl import ConfigError, load_data_and_model, run_recbole_automl
 from recbole_automl.search import Journal
 
 DEFAULTS = [  # each candidate at RecBole's defaults, in the order of search_models
@@ -145,20 +145,32 @@ def test_cli_searches_models_and_prints_the_leaderboard(isolated_run):
     assert "leaderboard" in output and "best model" in output and "test result" in output
 
 
-def test_an_ensemble_of_the_best_models_is_one_more_candidate_chosen_on_valid(isolated_run):
-    result = run_recbole_automl(config_dict=models_config(search_ensemble=True))
+def test_an_ensemble_of_the_best_models_is_one_more_candidate_chosen_on_valid(
+    isolated_run, monkeypatch
+):
+    from recbole_automl.trainer.ensemble_trainer import ModelEnsembleTrainer
+
+    fits = []
+    fit = ModelEnsembleTrainer.fit
+    monkeypatch.setattr(ModelEnsembleTrainer, "fit", lambda *a, **k: fits.append(1) or fit(*a, **k))
+    # on the tiny data, EASE and SLIMElastic together beat each alone; ItemKNN adds nothing
+    config = models_config(search_ensemble=True, search_models=["ItemKNN", "EASE", "SLIMElastic"])
+    result = run_recbole_automl(config_dict=config)
     rows = {r["model"]: r for r in result["leaderboard"]}
     single = max(t.value for t in result["trials"])
-    assert rows["ModelEnsemble"]["best"] >= single  # greedy: from the best member alone
+    assert rows["ModelEnsemble"]["best"] > single  # greedy, from the best member alone
     exported = yaml.safe_load(open(result["config_file"]))
-    if rows["ModelEnsemble"]["best"] > single:
-        assert exported["model"] == "ModelEnsemble" == result["best_params"]["model"]
-        assert len(exported["ensemble_members"]) == len(exported["ensemble_weights"]) > 1
-        assert result["best_valid_score"] == pytest.approx(rows["ModelEnsemble"]["best"])
-    else:
-        assert exported["model"] == result["best_params"]["model"] != "ModelEnsemble"
+    assert exported["model"] == "ModelEnsemble" == result["best_params"]["model"]
+    assert [m["model"] for m in exported["ensemble_members"]] == ["EASE", "SLIMElastic"]
+    assert len(exported["ensemble_weights"]) == 2
+    assert result["best_valid_score"] == pytest.approx(rows["ModelEnsemble"]["best"])
+    assert len(fits) == 1  # the members selection trained are the winner's, not trained again
+    config, model, *_ = load_data_and_model(result["model_file"])  # its checkpoint reloads
+    assert config["ensemble_members"] == exported["ensemble_members"] and len(model.members) == 2
     reproduced = run_recbole_automl(config_file_list=[result["config_file"]])
+    assert reproduced["best_valid_result"] == result["best_valid_result"]
     assert reproduced["test_result"] == result["test_result"]
+    assert len(fits) == 2
 
 
 def test_forked_workers_train_a_round_of_candidates_at_once(isolated_run):

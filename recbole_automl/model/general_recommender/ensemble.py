@@ -98,6 +98,14 @@ class ModelEnsemble(GeneralRecommender):
         self.dummy = nn.Parameter(torch.zeros(1))  # RecBole's trainer wants a parameter
         self._cache = None  # member -> standardised scores of every user (while selecting)
 
+    def keep_members(self, indices):
+        """Drop every member but those at ``indices``, trained as they are (the members that
+        an ensemble selection gave a weight)."""
+        self.members = nn.ModuleList(self.members[i] for i in indices)
+        self.member_configs = [self.member_configs[i] for i in indices]
+        self.rng_after_init = [self.rng_after_init[i] for i in indices]
+        self.weights = torch.zeros(len(indices), device=self.weights.device)
+
     def set_weights(self, weights):
         weights = torch.as_tensor(weights, dtype=torch.float, device=self.weights.device)
         self.weights.copy_(weights / weights.sum())
