@@ -93,9 +93,21 @@ def by_run(records):
     return runs
 
 
+def portable(command):
+    """``command`` with a path into a checkout's benchmarks/ (``--config_files
+    /somewhere/benchmarks/configs/x.yaml``) written from the repository root, as a fresh
+    clone runs it."""
+    words = [
+        "benchmarks/" + w.split("/benchmarks/", 1)[1] if w.startswith("/") and "/benchmarks/" in w
+        else w
+        for w in shlex.split(command)
+    ]  # fmt: skip
+    return " ".join(shlex.quote(w) for w in words)
+
+
 def reproduce_lines(records):
     """The table's "Reproduce:" block: every distinct command of its records."""
-    commands = dict.fromkeys(r["command"] for r in records)
+    commands = dict.fromkeys(portable(r["command"]) for r in records)
     return ["Reproduce:", "", *[f"    {c}" for c in commands], ""]
 
 
@@ -174,8 +186,9 @@ def run_jobs(script, script_args, jobs, path, workdir, on_record=None, key="labe
     os.makedirs(os.path.dirname(path), exist_ok=True)
     os.makedirs(workdir, exist_ok=True)
     done = {(r[key], r["seed"]) for r in load_records(path)}
-    command = f"python benchmarks/{os.path.basename(script)} " + " ".join(
-        shlex.quote(a) for a in sys.argv[1:] if not a.startswith("--run-one")
+    command = portable(
+        f"python benchmarks/{os.path.basename(script)} "
+        + " ".join(shlex.quote(a) for a in sys.argv[1:] if not a.startswith("--run-one"))
     )
     for label, seed in jobs:
         if (label, seed) in done:

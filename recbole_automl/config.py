@@ -149,6 +149,9 @@ class Config(RecBoleConfig):
                 self._update_internal_config_dict(base_file)
                 self._update_internal_config_dict(model_file)
         if self.external_config_dict.get("search") == "models":
+            # The search's own keys are a model search's, not its first candidate's (AutoCF's
+            # search_strategy arsp is not one of a model search's).
+            self._update_internal_config_dict(os.path.join(PROPERTIES_DIR, "overall.yaml"))
             self._update_internal_config_dict(os.path.join(PROPERTIES_DIR, "models.yaml"))
 
     def _get_final_config_dict(self):

@@ -104,6 +104,14 @@ def test_bad_model_search_settings_name_the_key(isolated_run, overrides, message
         run_recbole_automl(config_dict={**models_config(), **overrides})
 
 
+def test_a_model_search_takes_its_search_keys_from_no_candidate():
+    from recbole_automl import Config
+
+    config = Config(config_dict=models_config(search_models=["AutoCF", "EASE"]))
+    assert config["search_strategy"] == "tpe" and config["search_scheduler"] == "asha"
+    assert config["search_trials"] == 5 and config["search_grid_shuffle"] is False
+
+
 def test_a_candidate_of_another_task_is_refused():
     from recbole_automl.methods.model_search import check_candidates
 
