@@ -17,7 +17,8 @@ class SearchingTrainer(Trainer):
 
     ``fit``: if :meth:`needs_search`, :meth:`search` on the training and validation splits
     (never the test split), then :meth:`adopt` the result as the model to train; then
-    RecBole's ``fit`` trains it from scratch with the full ``epochs`` and early stopping;
+    RecBole's ``fit`` trains it from scratch with the full ``epochs`` and early stopping
+    (unless :meth:`trained` gives it as the search already trained it that way);
     ``search_summary`` is :meth:`summarise`'s dict plus the seconds of both. A method fills
     in these hooks, and names its search folder:
 
@@ -51,6 +52,12 @@ class SearchingTrainer(Trainer):
         """Make what the search found the model this trainer trains (see :meth:`rebuild`);
         return the training dataloader to train it on (``None``: ``train_data``)."""
 
+    def trained(self, found):
+        """The adopted model as the search already trained it, stand-alone and as the
+        retraining would (``(state_dict, best_valid_score, best_valid_result)``), so that it
+        is not trained again; ``None`` (the default): retrain it."""
+        return None
+
     def summarise(self, found):
         """What ``search_summary`` reports of ``found`` (``None``: nothing was searched)."""
         return None
@@ -65,14 +72,18 @@ class SearchingTrainer(Trainer):
         return search_folder(self.config, name, self.run_key_ignores)
 
     def fit(self, train_data, valid_data=None, **kwargs):
-        found, search_seconds = None, 0.0
+        found, search_seconds, trained = None, 0.0, None
         if self.needs_search():
             start = time.monotonic()
             found = self.search(train_data, valid_data, kwargs.get("show_progress", False))
             search_seconds = time.monotonic() - start
             train_data = self.adopt(found, train_data) or train_data
+            trained = self.trained(found)
         start = time.monotonic()
-        result = super().fit(train_data, valid_data, **kwargs)
+        if trained is None:
+            result = super().fit(train_data, valid_data, **kwargs)
+        else:
+            result = self._take_trained(trained, kwargs.get("saved", True))
         summary = self.summarise(found)
         if summary is not None:
             times = {"search_seconds": round(search_seconds, 3),
@@ -80,6 +91,18 @@ class SearchingTrainer(Trainer):
             self.search_summary = {**times, **summary}
             self.logger.info(set_color(self.config["model"], "yellow") + f": {self.search_summary}")
         return result
+
+    def _take_trained(self, trained, saved):
+        """Load the model the search trained, and save it as RecBole's ``fit`` would have."""
+        state, self.best_valid_score, self.best_valid_result = trained
+        self.model.load_state_dict(state)
+        self.logger.info(
+            set_color(self.config["model"], "yellow")
+            + ": the search trained the found model as a retraining would; not trained again"
+        )
+        if saved:
+            self._save_checkpoint(0, verbose=False)
+        return self.best_valid_score, self.best_valid_result
 
     # Helpers for the hooks ----------------------------------------------------------------
 

@@ -23,7 +23,8 @@ Two additions to the paper, both on validation data only (``sif_warmup_epochs: 0
   ``minus`` (RMSE 0.2359, converged) led ``multiply`` (0.2779, still falling to 0.2336).
 
 The found function is retrained stand-alone from scratch (full ``epochs``, early stopping
-on validation) and exported as a YAML config. The test split is only used after that, by
+on validation) and exported as a YAML config; a found check that early stopping ended is
+that retraining already (the same config and seed), so its model is kept instead. The test split is only used after that, by
 whoever calls ``evaluate``.
 """
 
@@ -131,7 +132,7 @@ class SIFTrainer(SearchingTrainer):
             raise RuntimeError(f"the SIF search validated no epoch; see {folder}")
         found = self.trials[-1]  # the final argmax of the operation weights, as in the paper
         plot_weights(self.trials, f"{folder}/operation_weights.png")
-        self.one_shot, self.checks = None, []
+        self.one_shot, self.checks, self._trained = None, [], None
         if config["sif_finalists"]:
             self.one_shot = supernet.one_shot_scores(valid_data)
             found = self._check(found, train_data, valid_data, show_progress)
@@ -160,6 +161,12 @@ class SIFTrainer(SearchingTrainer):
         self.checks += self._check_search(objective, networks, True, "checks-networks",
                                           show_progress)  # fmt: skip
         best = best_trial(self.checks, self.valid_metric_bigger)
+        # A check with the retraining's epochs, or that early stopping ended within them, is
+        # the retraining (the same config and seed). A check resumed from the journal has no
+        # model kept.
+        check_epochs, epochs = self.config["sif_check_epochs"], self.config["epochs"]
+        if check_epochs == epochs or best.epochs < min(check_epochs, epochs + 1):
+            self._trained = objective.trained.get(objective.key(best.point))
         chosen = {"interaction": best.point["interaction"],
                   "interaction_mlp": mlp if best.point["elementwise"] else None}  # fmt: skip
         return dataclasses.replace(best, point=chosen)
@@ -185,6 +192,9 @@ class SIFTrainer(SearchingTrainer):
     def adopt(self, found, train_data):
         self.rebuild(train_data, **self._keys(found))
 
+    def trained(self, found):
+        return self._trained
+
     def summarise(self, found):
         if found is None:
             return None
@@ -194,6 +204,7 @@ class SIFTrainer(SearchingTrainer):
             "check_epochs": sum(t.epochs for t in self.checks),
             "interaction": found.point["interaction"],
             "elementwise_networks": found.point["interaction_mlp"] is not None,
+            "retrained": self._trained is None,
             "valid_score": found.value,
             "one_shot": self.one_shot,
             "checks": [
@@ -210,11 +221,16 @@ class SIFTrainer(SearchingTrainer):
 class CheckObjective:
     """Trains one finalist stand-alone (``interaction``; the searched element-wise networks
     ``mlp`` or none) as a run of it would, with at most ``sif_check_epochs``; returns its
-    validation outcome."""
+    validation outcome. ``trained[key(point)]``: its best model, ``(state_dict,
+    best_valid_score, best_valid_result)``."""
 
     def __init__(self, config, train_data, valid_data, mlp):
         self.config, self.train_data, self.valid_data = config, train_data, valid_data
-        self.mlp = mlp
+        self.mlp, self.trained = mlp, {}
+
+    @staticmethod
+    def key(point):
+        return point["interaction"], point["elementwise"]
 
     def __call__(self, point, report=None):
         epochs = self.config["sif_check_epochs"]
@@ -223,4 +239,14 @@ class CheckObjective:
         config = trial_config(self.config, keys, epochs=epochs)
         reseed(config, self.train_data)
         model = SIF(config, self.train_data._dataset).to(config["device"])
-        return train_trial(Trainer(config, model), self.train_data, self.valid_data, report)
+        trainer, best = Trainer(config, model), {}
+
+        def keep_best(epoch, score):
+            if trainer.cur_step == 0:  # RecBole's early stopping took this epoch as the best
+                best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if report is not None:
+                report(epoch, score)
+
+        outcome = train_trial(trainer, self.train_data, self.valid_data, keep_best)
+        self.trained[self.key(point)] = (best["state"], outcome.value, outcome.result)
+        return outcome
