@@ -24,8 +24,8 @@ Two additions to the paper, both on validation data only (``sif_warmup_epochs: 0
 
 The found function is retrained stand-alone from scratch (full ``epochs``, early stopping
 on validation) and exported as a YAML config; a found check that early stopping ended is
-that retraining already (the same config and seed), so its model is kept instead. The test split is only used after that, by
-whoever calls ``evaluate``.
+that retraining already (the same config and seed), so its model is kept instead. The
+test split is only used after that, by whoever calls ``evaluate``.
 """
 
 import dataclasses
