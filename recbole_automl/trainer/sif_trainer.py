@@ -16,16 +16,17 @@ Two additions to the paper, both on validation data only (``sif_warmup_epochs: 0
 * stand-alone checks: after ``search_epochs`` every operation is validated once inside the
   supernet (shared weights, a one-shot score); the argmax and the best others by that
   score, ``sif_finalists`` in all, are each trained stand-alone as a run of them would be
-  (early stopping on validation, at most ``sif_check_epochs``) without the element-wise
-  networks, then the best of them with the searched networks (trials of the search core,
-  journaled in ``checks/`` and ``checks-networks/``); the best on validation is the found
-  function. Short checks do not work: on ml-100k ratings (seed 2020) after 5 epochs
-  ``minus`` (RMSE 0.2359, converged) led ``multiply`` (0.2779, still falling to 0.2336).
+  (early stopping on validation, at most ``sif_check_epochs``, by default ``epochs``)
+  without the element-wise networks, then the best of them with the searched networks
+  (trials of the search core, journaled in ``checks/`` and ``checks-networks/``); the best
+  on validation is the found function. Short checks do not work: on ml-100k ratings (seed
+  2020) after 5 epochs ``minus`` (RMSE 0.2359, converged) led ``multiply`` (0.2779, still
+  falling to 0.2336).
 
-The found function is retrained stand-alone from scratch (full ``epochs``, early stopping
-on validation) and exported as a YAML config; a found check that early stopping ended is
-that retraining already (the same config and seed), so its model is kept instead. The
-test split is only used after that, by whoever calls ``evaluate``.
+The found function is exported as a YAML config and trained stand-alone from scratch (full
+``epochs``, early stopping on validation), unless its check was that run already (the same
+config and seed: ``epochs`` of them, or early stopping ended it within them), whose model
+is then kept. The test split is only used after that, by whoever calls ``evaluate``.
 """
 
 import dataclasses
@@ -164,7 +165,7 @@ class SIFTrainer(SearchingTrainer):
         # A check with the retraining's epochs, or that early stopping ended within them, is
         # the retraining (the same config and seed). A check resumed from the journal has no
         # model kept.
-        check_epochs, epochs = self.config["sif_check_epochs"], self.config["epochs"]
+        check_epochs, epochs = check_budget(self.config), self.config["epochs"]
         if check_epochs == epochs or best.epochs < min(check_epochs, epochs + 1):
             self._trained = objective.trained.get(objective.key(best.point))
         chosen = {"interaction": best.point["interaction"],
@@ -185,7 +186,7 @@ class SIFTrainer(SearchingTrainer):
         trials, _ = run_configured_search(
             config, f"SIF {name}", objective, space, os.path.join(self.search_dir, name),
             bigger=self.valid_metric_bigger, logger=self.logger, show_progress=show_progress,
-            max_epochs=config["sif_check_epochs"],
+            max_epochs=check_budget(config),
         )  # fmt: skip
         return trials
 
@@ -218,6 +219,11 @@ class SIFTrainer(SearchingTrainer):
         return {k: found.point[k] for k in ("interaction", "interaction_mlp")}
 
 
+def check_budget(config):
+    """The epochs of a stand-alone check: ``sif_check_epochs``, or (``~``) ``epochs``."""
+    return config["sif_check_epochs"] or config["epochs"]
+
+
 class CheckObjective:
     """Trains one finalist stand-alone (``interaction``; the searched element-wise networks
     ``mlp`` or none) as a run of it would, with at most ``sif_check_epochs``; returns its
@@ -233,7 +239,7 @@ class CheckObjective:
         return point["interaction"], point["elementwise"]
 
     def __call__(self, point, report=None):
-        epochs = self.config["sif_check_epochs"]
+        epochs = check_budget(self.config)
         keys = {"interaction": point["interaction"],
                 "interaction_mlp": self.mlp if point["elementwise"] else None}  # fmt: skip
         config = trial_config(self.config, keys, epochs=epochs)

@@ -97,7 +97,7 @@ def _search(**overrides):
 
 
 def test_search_retrains_the_found_function_and_its_export_reproduces_it(isolated_run):
-    result = _search(sif_check_epochs=2)
+    result = _search()
     (folder,) = (isolated_run / "saved" / "search").iterdir()
     trials = Journal(folder / "journal.jsonl").load()
     assert [t.epochs for t in trials] == [1, 2, 3]
@@ -106,7 +106,7 @@ def test_search_retrains_the_found_function_and_its_export_reproduces_it(isolate
         assert (folder / name).exists()
     summary = result["search"]
     assert summary["search_epochs"] == 3
-    # Its best check trained as the retraining would (sif_check_epochs = epochs = 2): kept.
+    # Its best check trained as the retraining would (sif_check_epochs ~: epochs = 2): kept.
     assert not summary["retrained"]
     exported = yaml.safe_load(open(folder / "best.yaml"))
     assert exported["interaction"] == summary["interaction"]
