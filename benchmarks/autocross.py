@@ -30,6 +30,7 @@ sys.path[:0] = [ROOT, HERE]
 from runner import (  # noqa: E402
     TABLES,
     add_run_arguments,
+    command_lines,
     load_records,
     mean_std,
     run_jobs,
@@ -143,7 +144,7 @@ def write_table():
         "a rerun skips recorded runs). The records were made by these commands, two at a time",
         "on the 2 cores (so wall times are upper bounds):",
         "",
-        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
+        *command_lines(records),
         "",
         "| run | seeds | valid AUC | test AUC | test LogLoss | crosses | search s | wall s | "
         "params |",

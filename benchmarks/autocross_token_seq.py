@@ -23,7 +23,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE]
 
-from runner import TABLES, append_record, load_records, mean_std, runs_note  # noqa: E402
+from runner import (  # noqa: E402
+    TABLES,
+    append_record,
+    command_lines,
+    load_records,
+    mean_std,
+    runs_note,
+)
 
 RESULTS = os.path.join(HERE, "results")
 RECORDS = os.path.join(RESULTS, "raw", "ml-100k-autocross-token-seq.jsonl")
@@ -101,7 +108,7 @@ def write_table(records):
         "(multi-hot) or as a set (one-hot of the genre set). Mean ± std over seeds "
         f"{', '.join(map(str, seeds))}.",
         "",
-        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
+        *command_lines(records),
         "",
         "| user x genre | valid AUC | test AUC |",
         "|---|---|---|",

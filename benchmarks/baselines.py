@@ -36,7 +36,7 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path.insert(0, HERE)
 
-from runner import load_records, mean_std, portable, run_jobs, runs_note  # noqa: E402
+from runner import command_lines, load_records, mean_std, run_jobs, runs_note  # noqa: E402
 
 TASKS = {
     "general": {
@@ -218,7 +218,6 @@ def table_lines(records, task, dataset, protocol):
             ]
         )
     name = f"{dataset}-{task}"
-    commands = list(dict.fromkeys(portable(r["command"]) for r in records))
     lines = (
         [
             f"# {dataset}, {task} models",
@@ -240,7 +239,7 @@ def table_lines(records, task, dataset, protocol):
             "Reproduce (each command skips runs already in the raw records):",
             "",
         ]
-        + [f"    {c}" for c in commands]
+        + command_lines(records)
         + ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         + ["| " + " | ".join(row) + " |" for row in rows]
     )

@@ -28,6 +28,7 @@ sys.path[:0] = [ROOT, HERE]
 from runner import (  # noqa: E402
     TABLES,
     add_run_arguments,
+    command_lines,
     load_records,
     mean_std,
     run_jobs,
@@ -102,7 +103,7 @@ def write_table():
         "",
         "Reproduce (skips runs already recorded):",
         "",
-        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
+        *command_lines(records),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),

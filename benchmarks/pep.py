@@ -26,6 +26,7 @@ sys.path[:0] = [ROOT, HERE]
 from runner import (  # noqa: E402
     TABLES,
     add_run_arguments,
+    command_lines,
     load_records,
     run_jobs,
     runs_note,
@@ -64,7 +65,7 @@ def write_table(bases):
         "",
         "Reproduce (skips runs already recorded):",
         "",
-        *[f"    {c}" for c in dict.fromkeys(r["command"] for r in records)],
+        *command_lines(records),
         "",
     ]
     curves = {}

@@ -105,10 +105,14 @@ def portable(command):
     return " ".join(shlex.quote(w) for w in words)
 
 
+def command_lines(records):
+    """Every distinct command of ``records``, portable, indented as a Markdown code block."""
+    return [f"    {c}" for c in dict.fromkeys(portable(r["command"]) for r in records)]
+
+
 def reproduce_lines(records):
     """The table's "Reproduce:" block: every distinct command of its records."""
-    commands = dict.fromkeys(portable(r["command"]) for r in records)
-    return ["Reproduce:", "", *[f"    {c}" for c in commands], ""]
+    return ["Reproduce:", "", *command_lines(records), ""]
 
 
 def write_lines(name, lines):

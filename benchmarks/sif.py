@@ -35,6 +35,7 @@ sys.path[:0] = [ROOT, HERE]
 from runner import (  # noqa: E402
     TABLES,
     add_run_arguments,
+    command_lines,
     load_records,
     mean_std,
     run_jobs,
@@ -174,7 +175,6 @@ def _search_lines(records, spec):
 
 def write_tables():
     records = [r for task in TASKS for r in load_records(_record_path(task))]
-    commands = list(dict.fromkeys(r["command"] for r in records))
     lines = [
         "# SIF on ml-100k: searched interaction function vs single operations",
         "",
@@ -197,7 +197,7 @@ def write_tables():
         "",
         "Reproduce (each command skips runs already recorded):",
         "",
-        *[f"    {c}" for c in commands],
+        *command_lines(records),
         "",
     ]
     for task in TASKS:
