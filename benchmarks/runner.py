@@ -134,9 +134,11 @@ def runs_note(records):
     return f"Runs shown (raw records' run ids): {shown}. Machine: {'; '.join(machines)}."
 
 
-def train_and_record(label, model, seed, config_files=None, overrides=None, extra=None):
-    """Train and test ``model`` on ml-100k in this process; print its record for the parent
-    (plus ``extra(result)``, a dict of more fields)."""
+def train_and_record(
+    label, model, seed, config_files=None, overrides=None, extra=None, dataset="ml-100k"
+):
+    """Train and test ``model`` on ``dataset`` in this process; print its record for the
+    parent (plus ``extra(result)``, a dict of more fields)."""
     sys.path.insert(0, ROOT)
     from recbole_automl import Config
     from recbole_automl.quick_start import train_and_test
@@ -144,7 +146,7 @@ def train_and_record(label, model, seed, config_files=None, overrides=None, extr
     start = time.perf_counter()
     config = Config(
         model=model,
-        dataset="ml-100k",
+        dataset=dataset,
         config_file_list=config_files,
         config_dict={**(overrides or {}), "seed": seed, "show_progress": False},
         read_cmd_line=False,

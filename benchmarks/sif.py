@@ -1,21 +1,26 @@
-"""SIF on ml-100k: the searched interaction function vs each operation alone vs FM and NeuMF.
+"""SIF: the searched interaction function vs each operation alone vs FM and NeuMF.
 
 For each task and seed, in its own process: SIF (search, then the found function retrained
 stand-alone), SIF with each operation fixed (the same model, dimension and training budget,
 no element-wise networks), and RecBole's FM and NeuMF under the same protocol. Records go to
-``results/raw/ml-100k-sif-<task>.jsonl`` (a rerun skips recorded runs); the tables are
-rebuilt from every record into ``results/ml-100k-sif.md``.
+``results/raw/<dataset>-sif-<task>.jsonl`` (a rerun skips recorded runs); the tables are
+rebuilt from every record into ``results/<dataset>-sif.md``.
 
 Tasks:
     explicit  Rating regression (configs/explicit.yaml: MSE, random 8:1:1, RMSE/MAE;
               FM and NeuMF keep their own loss on ratings scaled to [0, 1]). Errors are
-              reported in stars (x 4: ml-100k's ratings 1-5 are normalised to [0, 1]).
+              reported in stars (x 4: the ratings 1-5 are normalised to [0, 1]).
     implicit  RecBole's general defaults (random 8:1:1, one uniform negative per pair,
               full ranking, @10) with valid_metric NDCG@10, for every model
               (benchmarks/configs/implicit.yaml).
 
+Datasets: ml-100k (in RecBole's wheel) or ml-1m (``--data_path``: the folder holding
+``ml-1m/``, built by ../shared/tools/ml-1m.py; never committed), its ratings normalised to
+[0, 1] as RecBole's ml-100k config does.
+
 Example:
     python benchmarks/sif.py --task explicit --seeds 2020 2021 2022
+    python benchmarks/sif.py --dataset ml-1m --data_path /work/data --task explicit
     python benchmarks/sif.py --table
 """
 
@@ -51,20 +56,28 @@ TASKS = {
         "metrics": ["rmse", "mae"],
         "scale": 4.0,  # normalised ratings -> stars
         "bigger": False,
+        "offsets": True,  # SIF.yaml's user_item_bias ~: offsets with the MSE loss
     },
     "implicit": {
         "config_files": [os.path.join(HERE, "configs", "implicit.yaml")],
         "metrics": ["ndcg@10", "recall@10"],
         "scale": 1.0,
         "bigger": True,
+        "offsets": False,
     },
 }
+# Config overrides per dataset (ml-1m has no RecBole dataset config: normalise as ml-100k's).
+DATASETS = {"ml-100k": {}, "ml-1m": {"normalize_all": True}}
 # AutoCF's joint search for ratings: the keys of its config file, as overrides.
 with open(os.path.join(ROOT, "configs", "autocf_joint_explicit.yaml")) as f:
     JOINT_EXPLICIT = yaml.safe_load(f)
 # The paper's method: the final argmax with its element-wise networks, no warm-up, no
 # stand-alone checks (what the rows recorded before those were added ran).
-PAPER = {"sif_warmup_epochs": 0, "sif_finalists": 0}
+PAPER = {"sif_warmup_epochs": 0, "sif_finalists": 0, "user_item_bias": False}
+# The defaults the rows recorded before 2026-12-04 ran with (SIF.yaml's user_item_bias was
+# False, sif_finalists 3): pinned, so that their labels still run what they recorded.
+NO_OFFSETS = {"user_item_bias": False}
+THREE_FINALISTS = {"sif_finalists": 3}
 # The original code's settings (its README and train script): dimension 2, Adagrad 0.05 for
 # the embeddings and heads, weight decay 1e-5, Adam 3e-4 for the architecture, batches of
 # 512, 100 search epochs.
@@ -81,14 +94,24 @@ VARIANTS = {
         "SIF",
         {**PAPER, **RECIPE},
     ),
-    "SIF[multiply], the paper's recipe": ("SIF", {**RECIPE, "interaction": "multiply"}),
-    "SIF, defaults (warm-up, 3 finalists trained as runs of them, the best kept)": ("SIF", {}),
-    "SIF + user/item offsets, the default search": ("SIF", {"user_item_bias": True}),
+    "SIF[multiply], the paper's recipe": (
+        "SIF",
+        {**RECIPE, **NO_OFFSETS, "interaction": "multiply"},
+    ),
+    "SIF, defaults (warm-up, 3 finalists trained as runs of them, the best kept)": (
+        "SIF",
+        {**NO_OFFSETS, **THREE_FINALISTS},
+    ),
+    "SIF + user/item offsets, the default search": (
+        "SIF",
+        {**THREE_FINALISTS, "user_item_bias": True},
+    ),
+    "SIF, defaults (2 finalists; user/item offsets for ratings)": ("SIF", {}),
     **{
         f"SIF[{op}] + user/item offsets": ("SIF", {"interaction": op, "user_item_bias": True})
         for op in INTERACTIONS
     },
-    **{f"SIF[{op}]": ("SIF", {"interaction": op}) for op in INTERACTIONS},
+    **{f"SIF[{op}]": ("SIF", {**NO_OFFSETS, "interaction": op}) for op in INTERACTIONS},
     "FM": ("FM", {}),
     "NeuMF": ("NeuMF", {}),
     "AutoCF joint search (configs/autocf_joint_explicit.yaml)": ("AutoCF", JOINT_EXPLICIT),
@@ -111,18 +134,19 @@ SINGLE_OPERATIONS = {
 }
 
 
-def _offsets(label):
-    return label in VARIANTS and bool(VARIANTS[label][1].get("user_item_bias"))
+def _offsets(label, spec):
+    """Whether the variant ``label`` has user/item offsets on the task ``spec``."""
+    return label in VARIANTS and bool(VARIANTS[label][1].get("user_item_bias", spec["offsets"]))
 
 
-def _record_path(task):
-    return os.path.join(RESULTS, "raw", f"ml-100k-sif-{task}.jsonl")
+def _record_path(dataset, task):
+    return os.path.join(RESULTS, "raw", f"{dataset}-sif-{task}.jsonl")
 
 
-def task_table(task):
+def task_table(dataset, task):
     """Markdown lines for one task, from its records."""
     spec = TASKS[task]
-    records = load_records(_record_path(task))
+    records = load_records(_record_path(dataset, task))
     if not records:
         return []
     metrics, scale, main = spec["metrics"], spec["scale"], spec["metrics"][0]
@@ -154,7 +178,7 @@ def _search_lines(records, spec):
     for label in [*VARIANTS, *RETIRED]:
         for r in sorted((r for r in records if r["label"] == label and r["search"]),
                         key=lambda r: r["seed"]):  # fmt: skip
-            singles = SINGLE_OPERATIONS[_offsets(label)]
+            singles = SINGLE_OPERATIONS[_offsets(label, spec)]
             alone = [a for a in records if a["label"] in singles and a["seed"] == r["seed"]]
             multiply = [a for a in alone if a["label"].startswith("SIF[multiply]")]
             if not alone or not multiply:
@@ -173,10 +197,12 @@ def _search_lines(records, spec):
     return lines
 
 
-def write_tables():
-    records = [r for task in TASKS for r in load_records(_record_path(task))]
+def write_tables(dataset):
+    records = [r for task in TASKS for r in load_records(_record_path(dataset, task))]
+    if not records:
+        return
     lines = [
-        "# SIF on ml-100k: searched interaction function vs single operations",
+        f"# SIF on {dataset}: searched interaction function vs single operations",
         "",
         runs_note(records) + f" Table written {date.today().isoformat()}.",
         "Each cell is mean ± standard deviation over seeds. SIF = one-shot search (supernet,",
@@ -201,31 +227,41 @@ def write_tables():
         "",
     ]
     for task in TASKS:
-        table = task_table(task)
+        table = task_table(dataset, task)
         if table:
             lines += [f"## {task}", "", *table, ""]
-    with open(os.path.join(TABLES, "ml-100k-sif.md"), "w") as f:
+    with open(os.path.join(TABLES, f"{dataset}-sif.md"), "w") as f:
         f.write("\n".join(lines))
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--task", choices=sorted(TASKS), default="explicit")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="ml-100k")
+    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     add_run_arguments(parser)
     args = parser.parse_args()
 
+    dataset = args.dataset
     if args.run_one:
         label, seed = args.run_one[0], int(args.run_one[1])
         model, overrides = VARIANTS[label]
-        train_and_record(label, model, seed, TASKS[args.task]["config_files"], overrides)
+        overrides = {**DATASETS[dataset], **overrides}
+        if args.data_path:
+            overrides["data_path"] = os.path.abspath(args.data_path)
+        files = TASKS[args.task]["config_files"]
+        train_and_record(label, model, seed, files, overrides, dataset=dataset)
     elif not args.table:
         jobs = [(label, seed) for seed in args.seeds for label in args.variants]
-        workdir = os.path.join(HERE, ".work", f"sif-{args.task}")
-        run_jobs(
-            __file__, ["--task", args.task], jobs, _record_path(args.task), workdir, write_tables
-        )
-    write_tables()
+        suffix = "" if dataset == "ml-100k" else f"-{dataset}"
+        workdir = os.path.join(HERE, ".work", f"sif-{args.task}{suffix}")
+        script_args = ["--task", args.task, "--dataset", dataset]
+        if args.data_path:
+            script_args += ["--data_path", os.path.abspath(args.data_path)]
+        path = _record_path(dataset, args.task)
+        run_jobs(__file__, script_args, jobs, path, workdir, lambda: write_tables(dataset))
+    write_tables(dataset)
 
 
 if __name__ == "__main__":

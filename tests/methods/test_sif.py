@@ -151,7 +151,7 @@ def test_the_papers_search_retrains_the_last_argmax_and_beats_the_mean(isolated_
 def test_finalists_are_checked_stand_alone_and_the_best_on_validation_is_retrained(isolated_run):
     result = run_recbole_automl(
         model="SIF", config_file_list=[EXPLICIT],
-        config_dict=tiny_config(search_epochs=3, epochs=5, sif_check_epochs=2),
+        config_dict=tiny_config(search_epochs=3, epochs=5, sif_check_epochs=2, sif_finalists=3),
     )  # fmt: skip
     (folder,) = (isolated_run / "saved" / "search").iterdir()
     argmax = Journal(folder / "journal.jsonl").load()[-1].point["interaction"]
@@ -210,3 +210,18 @@ def test_full_ranking_scores_equal_pair_scores(offsets):
     full = model.full_sort_predict(batch).reshape(2, -1)
     pairs = torch.stack([model.forward(u.repeat(model.n_items), items) for u in user])
     assert torch.allclose(full, pairs, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "loss_type, offsets, expected",
+    [("MSE", None, True), ("BPR", None, False), ("MSE", False, False), ("BPR", True, True)],
+)  # fmt: skip
+def test_user_item_offsets_default_to_the_rating_loss(loss_type, offsets, expected):
+    files = [EXPLICIT] if loss_type == "MSE" else []  # ratings as labels
+    config = Config(
+        model="SIF", config_file_list=files,
+        config_dict=tiny_config(interaction="multiply", loss_type=loss_type, user_item_bias=offsets),
+    )  # fmt: skip
+    train, _, _ = data_preparation(config, create_dataset(config))
+    model = SIF(config, train._dataset)
+    assert (model.offsets is not None) == expected

@@ -50,6 +50,13 @@ def _check_operations(config):
     return list(operations) if interaction is None else [interaction]
 
 
+def uses_offsets(config):
+    """``user_item_bias``, or (``~``) whether the loss is MSE: ratings have user and item
+    biases that a ranking loss does not see."""
+    offsets = config["user_item_bias"]
+    return config["loss_type"] == "MSE" if offsets is None else bool(offsets)
+
+
 class SIF(PairScoringRecommender):
     """ID embeddings, element-wise networks, one searched interaction operation, a linear head.
 
@@ -68,7 +75,7 @@ class SIF(PairScoringRecommender):
         # Optional per-user and per-item offsets (not in the paper): they absorb what an
         # additive operation would otherwise win the search with (popularity, rating bias).
         self.offsets = None
-        if config["user_item_bias"]:
+        if uses_offsets(config):
             self.offsets = nn.ModuleDict({"user": nn.Embedding(self.n_users, 1),
                                           "item": nn.Embedding(self.n_items, 1)})  # fmt: skip
         self.item_embedding = nn.Embedding(self.n_items, self.embedding_size)
