@@ -218,10 +218,8 @@ def test_full_ranking_scores_equal_pair_scores(offsets):
 )  # fmt: skip
 def test_user_item_offsets_default_to_the_rating_loss(loss_type, offsets, expected):
     files = [EXPLICIT] if loss_type == "MSE" else []  # ratings as labels
-    config = Config(
-        model="SIF", config_file_list=files,
-        config_dict=tiny_config(interaction="multiply", loss_type=loss_type, user_item_bias=offsets),
-    )  # fmt: skip
+    keys = tiny_config(interaction="multiply", loss_type=loss_type, user_item_bias=offsets)
+    config = Config(model="SIF", config_file_list=files, config_dict=keys)
     train, _, _ = data_preparation(config, create_dataset(config))
     model = SIF(config, train._dataset)
     assert (model.offsets is not None) == expected
