@@ -197,9 +197,10 @@ def test_warmup_trains_every_operation_in_turn_and_not_the_architecture(tmp_path
     assert torch.equal(model.alpha, alpha) and model.fixed_operation is None
 
 
-@pytest.mark.parametrize("offsets", [False, True])
-def test_full_ranking_scores_equal_pair_scores(offsets):
-    config, model, train, _ = _build(interaction="min", user_item_bias=offsets)
+@pytest.mark.parametrize("offsets, networks", [(False, False), (True, False), (False, True)])
+def test_full_ranking_scores_equal_pair_scores(offsets, networks):
+    mlp = _build()[1].architecture()["interaction_mlp"] if networks else None
+    config, model, train, _ = _build(interaction="min", user_item_bias=offsets, interaction_mlp=mlp)
     if offsets:
         with torch.no_grad():
             for table in model.offsets.values():
@@ -210,6 +211,12 @@ def test_full_ranking_scores_equal_pair_scores(offsets):
     full = model.full_sort_predict(batch).reshape(2, -1)
     pairs = torch.stack([model.forward(u.repeat(model.n_items), items) for u in user])
     assert torch.allclose(full, pairs, atol=1e-6)
+    if networks:  # each distinct id through the network once: the same as every row
+        u = model.mlps["user"](model.user_embedding(user[[0, 0, 1]]))
+        v = model.mlps["item"](model.item_embedding(items[[3, 3, 4]]))
+        head = model.heads["min"]
+        direct = model.bias + head(torch.minimum(u, v))
+        assert torch.allclose(model.forward(user[[0, 0, 1]], items[[3, 3, 4]]), direct, atol=1e-6)
 
 
 @pytest.mark.parametrize(

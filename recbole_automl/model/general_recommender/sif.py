@@ -156,11 +156,23 @@ class SIF(PairScoringRecommender):
             if norm > 1.0 + 1e-5:
                 head.weight.div_(norm)
 
-    def _vectors(self, user_embeddings, item_embeddings):
+    def _vectors(self, user, item):
+        """The embeddings of ``user`` and ``item`` ids (``None``: every item) through the
+        element-wise networks, if the model has them. A network sees each distinct id of a
+        batch once (the same values; batches repeat ids)."""
         self._project_heads()
+        return self._vector("user", self.user_embedding, user), self._vector(
+            "item", self.item_embedding, item
+        )
+
+    def _vector(self, side, table, ids):
+        if ids is None:
+            rows = table.weight
+            return rows if self.mlps is None else self.mlps[side](rows)
         if self.mlps is None:
-            return user_embeddings, item_embeddings
-        return self.mlps["user"](user_embeddings), self.mlps["item"](item_embeddings)
+            return table(ids)
+        unique, inverse = torch.unique(ids, return_inverse=True)
+        return self.mlps[side](table(unique))[inverse]
 
     def _offset(self, user, item):
         """The global bias, plus the user's and item's offsets if the model has them."""
@@ -172,7 +184,7 @@ class SIF(PairScoringRecommender):
     def forward(self, user, item, observed=False):
         """Scores of (user, item) pairs with the current operation (``observed`` is unused:
         SIF embeds ids, not histories)."""
-        u, v = self._vectors(self.user_embedding(user), self.item_embedding(item))
+        u, v = self._vectors(user, item)
         op = self.interaction
         return self._offset(user, item) + self.heads[op](INTERACTIONS[op](u, v))
 
@@ -182,7 +194,7 @@ class SIF(PairScoringRecommender):
         The forward value is that of the argmax operation; the gradient reaches every
         component of ``alpha`` (a straight-through estimate, as NASP's proximal step).
         """
-        u, v = self._vectors(self.user_embedding(user), self.item_embedding(item))
+        u, v = self._vectors(user, item)
         one_hot = torch.zeros_like(self.alpha)
         one_hot[self.alpha.argmax()] = 1.0
         weights = self.alpha + (one_hot - self.alpha).detach()
@@ -197,7 +209,7 @@ class SIF(PairScoringRecommender):
 
     def full_sort_predict(self, interaction):
         user = interaction[self.USER_ID]
-        u, v = self._vectors(self.user_embedding(user), self.item_embedding.weight)
+        u, v = self._vectors(user, None)
         op = self.interaction
         offset = self._offset(user.unsqueeze(1), torch.arange(self.n_items, device=user.device))
         return (offset + score_matrix(op, self.heads[op], u, v)).reshape(-1)
