@@ -74,8 +74,8 @@ with open(os.path.join(ROOT, "configs", "autocf_joint_explicit.yaml")) as f:
 # The paper's method: the final argmax with its element-wise networks, no warm-up, no
 # stand-alone checks (what the rows recorded before those were added ran).
 PAPER = {"sif_warmup_epochs": 0, "sif_finalists": 0, "user_item_bias": False}
-# The defaults the rows recorded before 2026-12-04 ran with (SIF.yaml's user_item_bias was
-# False, sif_finalists 3): pinned, so that their labels still run what they recorded.
+# The defaults the rows recorded before commit 88dcb6d ran with (SIF.yaml's user_item_bias
+# was False, sif_finalists 3): pinned, so that their labels still run what they recorded.
 NO_OFFSETS = {"user_item_bias": False}
 THREE_FINALISTS = {"sif_finalists": 3}
 # The original code's settings (its README and train script): dimension 2, Adagrad 0.05 for
@@ -201,6 +201,9 @@ def write_tables(dataset):
     records = [r for task in TASKS for r in load_records(_record_path(dataset, task))]
     if not records:
         return
+    shown = {r["label"] for r in records}
+    retired = [f"Retired row `{name}`: {what}." for name, what in RETIRED.items() if name in shown]
+    retired += [""] if retired else []
     lines = [
         f"# SIF on {dataset}: searched interaction function vs single operations",
         "",
@@ -208,19 +211,21 @@ def write_tables(dataset):
         "Each cell is mean ± standard deviation over seeds. SIF = one-shot search (supernet,",
         "bilevel: architecture on validation batches, weights on training batches), then the",
         "final argmax and element-wise networks retrained stand-alone from scratch (the",
-        "paper's method); SIF, defaults (since 2026-12-03): 2 warm-up epochs train every",
-        "operation in turn, then the argmax and the 2 best others by one-shot validation are",
-        "trained alone as runs of them (early stopping, at most `epochs`), then the best of",
-        "them with the networks; the best on validation is the found model, kept as its",
-        "check trained it (a retraining would repeat it, with the same seed); SIF[op] = the",
-        "same model with that operation fixed and no element-wise networks, trained with the",
-        "same settings (embedding 64, Adam 1e-3, early stopping on validation); + user/item",
-        "offsets: user_item_bias True, compared with the single operations at that setting.",
-        "Test is evaluated once per run. Wall = one run from config to test (data loading",
-        "included); retrain s: the retraining, or the keeping of the found check's model.",
+        "paper's method); SIF, defaults (warm-up, 3 finalists ...): 2 warm-up epochs train",
+        "every operation in turn, then the argmax and the 2 best others by one-shot",
+        "validation are trained alone as runs of them (early stopping, at most `epochs`), then",
+        "the best of them with the networks; the best on validation is the found model, kept",
+        "as its check trained it (a retraining would repeat it, with the same seed); SIF,",
+        "defaults (2 finalists; ...) (since 2026-12-03): the same with the argmax and the best",
+        "other only, and user/item offsets when the loss is MSE (ratings); SIF[op] = the same",
+        "model with that operation fixed and no element-wise networks, trained with the same",
+        "settings (embedding 64, Adam 1e-3, early stopping on validation); + user/item",
+        "offsets: user_item_bias True. A searching row is compared with the single operations",
+        "at its user_item_bias setting. Test is evaluated once per run. Wall = one run from",
+        "config to test (data loading included); retrain s: the retraining, or the keeping of",
+        "the found check's model.",
         "",
-        *[f"Retired row `{label}`: {what}." for label, what in RETIRED.items()],
-        "",
+        *retired,
         "Reproduce (each command skips runs already recorded):",
         "",
         *command_lines(records),

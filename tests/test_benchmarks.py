@@ -181,6 +181,7 @@ REBUILD = {
     "ml-100k-anytime.md": ["anytime.py", "--table"],
     "ml-1m-general.md": ["baselines.py", "--task", "general", "--dataset", "ml-1m", "--table"],
     "ml-100k-sif.md": ["sif.py", "--table"],
+    "ml-1m-sif.md": ["sif.py", "--dataset", "ml-1m", "--table"],
     "ml-100k-pep.md": ["pep.py", "--table"],
     "ml-100k-lambdaopt.md": ["lambdaopt.py", "--table"],
     "ml-100k-autocross.md": ["autocross.py", "--table"],
