@@ -126,6 +126,10 @@ VARIANTS = {
         {**THREE_FINALISTS, "user_item_bias": True},
     ),
     "SIF, defaults (2 finalists; user/item offsets for ratings)": ("SIF", {}),
+    "SIF, defaults + a stalled check behind the best stops (sif_check_stall_delta 1e-3)": (
+        "SIF",
+        {"sif_check_stall_delta": 1e-3},
+    ),
     **{
         f"SIF[{op}] + user/item offsets": ("SIF", {"interaction": op, "user_item_bias": True})
         for op in INTERACTIONS

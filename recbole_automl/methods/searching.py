@@ -95,20 +95,20 @@ def exported_config(config, search_prefixes, **found):
 
 def run_configured_search(
     config, title, objective, space, folder, *, bigger, logger, show_progress,
-    batch_size=1, max_epochs=None, first_points=(),
+    batch_size=1, max_epochs=None, first_points=(), scheduler=None,
 ):  # fmt: skip
     """Run a search as ``config`` says; return (all trials, the best trial).
 
     Strategy, scheduler and executor are the registry's entries named by
-    ``search_strategy``, ``search_scheduler`` and ``search_executor``; ``first_points`` are
-    evaluated before the strategy's. The journal and the trajectory plot are written to
-    ``folder``.
+    ``search_strategy``, ``search_scheduler`` (unless a ``scheduler`` is given) and
+    ``search_executor``; ``first_points`` are evaluated before the strategy's. The journal
+    and the trajectory plot are written to ``folder``.
     """
     with as_config_error():
         strategy = STRATEGIES.create(config["search_strategy"], space, config)
         if first_points:
             strategy = SeededStrategy(strategy, first_points)
-        scheduler = SCHEDULERS.create(
+        scheduler = scheduler or SCHEDULERS.create(
             config["search_scheduler"], config, bigger, max_epochs or config["epochs"]
         )
         executor = EXECUTORS.create(config["search_executor"], config)

@@ -39,6 +39,7 @@ from recbole_automl.search.schedulers import (
     STOP,
     NoScheduler,
     Scheduler,
+    StalledBehind,
     StopTraining,
     SuccessiveHalving,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "JointSpace",
     "Journal",
     "NoScheduler",
+    "StalledBehind",
     "PRUNED",
     "PredictorStrategy",
     "RandomStrategy",

@@ -14,7 +14,7 @@ registry only knows what exists.
 from recbole_automl.search.errors import SearchError
 from recbole_automl.search.executors import local_executor
 from recbole_automl.search.hyper_space import HyperSpace
-from recbole_automl.search.schedulers import NoScheduler, SuccessiveHalving
+from recbole_automl.search.schedulers import NoScheduler, StalledBehind, SuccessiveHalving
 from recbole_automl.search.strategies import GridStrategy, PredictorStrategy, RandomStrategy
 
 
@@ -91,6 +91,11 @@ def _asha(settings, bigger, max_epochs):
         bracket_key=settings["asha_bracket_key"] if "asha_bracket_key" in settings else None,
         extrapolation=settings["asha_extrapolation"] if "asha_extrapolation" in settings else 0,
     )  # fmt: skip
+
+
+@SCHEDULERS.register("stalled")
+def _stalled(settings, bigger, max_epochs):
+    return StalledBehind(settings["stopping_step"], settings["search_stall_delta"], bigger)
 
 
 @EXECUTORS.register("local")

@@ -148,3 +148,53 @@ class SuccessiveHalving(Scheduler):
         if self.bigger:
             return score < np.percentile(others, quantile)
         return score > np.percentile(others, 100 - quantile)
+
+
+class StalledBehind(Scheduler):
+    """Stops a trial that is behind the best score so far and has stalled.
+
+    After each report: if another trial (or ``leader``, a score to beat from elsewhere) has a
+    better best score than this trial's best so far, and this trial's best improved by less
+    than ``min_delta`` (relative) over its last ``patience`` validations, the trial stops:
+    early stopping would end it later, at no better score than it has while it cannot lead.
+    A trial that leads is never stopped, so the best trial's run is the run it would be
+    alone. SIF's stand-alone checks use it (``sif_check_stall_delta``).
+
+    Args:
+        patience (int): validations over which a trial's improvement is measured.
+        min_delta (float): the relative improvement below which a trial has stalled.
+        bigger (bool): whether a bigger score is better.
+        leader (float, optional): a score from outside the search to beat.
+    """
+
+    def __init__(self, patience, min_delta, bigger=True, leader=None):
+        if patience < 1 or min_delta < 0:
+            raise SearchError("a stalled-trial scheduler needs patience >= 1 and min_delta >= 0")
+        self.patience, self.min_delta, self.bigger = patience, min_delta, bigger
+        self.leader = leader
+        self.curves = {}  # trial number -> its scores so far
+
+    def _best(self, scores):
+        return max(scores) if self.bigger else min(scores)
+
+    def report(self, number, epoch, score):
+        curve = self.curves.setdefault(number, [])
+        curve.append(score)
+        others = [self._best(c) for n, c in self.curves.items() if n != number and c]
+        others += [] if self.leader is None else [self.leader]
+        if not others or len(curve) <= self.patience:
+            return CONTINUE
+        best, leader = self._best(curve), self._best(others)
+        before = self._best(curve[: -self.patience])
+        gain = (best - before if self.bigger else before - best) / max(abs(before), 1e-12)
+        if self._best([leader, best]) == leader and leader != best and gain < self.min_delta:
+            self.reason = (
+                f"stalled behind {leader:.4f}: {best:.4f}, {gain:.2%} better than "
+                f"{self.patience} validations before"
+            )
+            return STOP
+        return CONTINUE
+
+    def observe(self, trial):
+        """Record a finished trial's scores."""
+        self.curves[trial.number] = list(trial.curve)

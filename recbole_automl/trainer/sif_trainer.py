@@ -38,7 +38,7 @@ from recbole.utils import set_color
 
 from recbole_automl.methods.searching import run_configured_search, train_trial, trial_config
 from recbole_automl.model.general_recommender.sif import SIF
-from recbole_automl.search import HyperSpace, best_trial, plot_weights
+from recbole_automl.search import HyperSpace, StalledBehind, best_trial, plot_weights
 from recbole_automl.trainer.one_shot import OneShotTrainer, search_config, validation_batches
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.utils import derive_config, reseed
@@ -158,9 +158,11 @@ class SIFTrainer(SearchingTrainer):
         finalists = [argmax, *others][: self.config["sif_finalists"]]
         objective = CheckObjective(self.config, train_data, valid_data, mlp)
         self.checks = self._check_search(objective, finalists, False, "checks", show_progress)
-        networks = [best_trial(self.checks, self.valid_metric_bigger).point["interaction"]]
-        self.checks += self._check_search(objective, networks, True, "checks-networks",
-                                          show_progress)  # fmt: skip
+        leader = best_trial(self.checks, self.valid_metric_bigger)
+        self.checks += self._check_search(
+            objective, [leader.point["interaction"]], True, "checks-networks", show_progress,
+            leader.value,
+        )  # fmt: skip
         best = best_trial(self.checks, self.valid_metric_bigger)
         # A check with the retraining's epochs, or that early stopping ended within them, is
         # the retraining (the same config and seed). A check resumed from the journal has no
@@ -172,9 +174,15 @@ class SIFTrainer(SearchingTrainer):
                   "interaction_mlp": mlp if best.point["elementwise"] else None}  # fmt: skip
         return dataclasses.replace(best, point=chosen)
 
-    def _check_search(self, objective, operations, elementwise, name, show_progress):
+    def _check_search(self, objective, operations, elementwise, name, show_progress, leader=None):
         """Every one of ``operations`` (with the networks or not) trained stand-alone: a grid
-        search of the core, journaled in ``<search folder>/<name>``; returns its trials."""
+        search of the core, journaled in ``<search folder>/<name>``; returns its trials.
+        With ``sif_check_stall_delta``, a check behind the best (of these, or ``leader``)
+        that has stalled stops (:class:`~recbole_automl.search.StalledBehind`)."""
+        delta, scheduler = self.config["sif_check_stall_delta"], None
+        if delta is not None:
+            patience = self.config["stopping_step"]
+            scheduler = StalledBehind(patience, delta, self.valid_metric_bigger, leader)
         space = HyperSpace.from_dict(
             {"interaction": {"choice": operations}, "elementwise": elementwise}
         )
@@ -186,7 +194,7 @@ class SIFTrainer(SearchingTrainer):
         trials, _ = run_configured_search(
             config, f"SIF {name}", objective, space, os.path.join(self.search_dir, name),
             bigger=self.valid_metric_bigger, logger=self.logger, show_progress=show_progress,
-            max_epochs=check_budget(config),
+            max_epochs=check_budget(config), scheduler=scheduler,
         )  # fmt: skip
         return trials
 
@@ -209,7 +217,8 @@ class SIFTrainer(SearchingTrainer):
             "valid_score": found.value,
             "one_shot": self.one_shot,
             "checks": [
-                {**t.point, "valid_score": t.value, "epochs": t.epochs, "seconds": t.seconds}
+                {**t.point, "valid_score": t.value, "epochs": t.epochs, "seconds": t.seconds,
+                 "status": t.status}  # fmt: skip
                 for t in self.checks
             ],
         }

@@ -230,3 +230,29 @@ def test_user_item_offsets_default_to_the_rating_loss(loss_type, offsets, expect
     train, _, _ = data_preparation(config, create_dataset(config))
     model = SIF(config, train._dataset)
     assert (model.offsets is not None) == expected
+
+
+def test_a_check_behind_the_best_that_has_stalled_stops_and_the_best_runs_to_its_end(
+    isolated_run,
+):
+    result = run_recbole_automl(
+        model="SIF", config_file_list=[EXPLICIT],
+        config_dict=tiny_config(search_epochs=3, epochs=8, stopping_step=1,
+                                sif_check_stall_delta=1.0),  # any check behind stops
+    )  # fmt: skip
+    checks, summary = result["search"]["checks"], result["search"]
+    best = min(checks, key=lambda c: c["valid_score"])
+    assert checks[0]["status"] == "complete" and best["status"] == "complete"
+    pruned = [c for c in checks if c["status"] == "pruned"]
+    assert pruned and all(c["valid_score"] > best["valid_score"] for c in pruned)
+    assert all(c["epochs"] == 2 for c in pruned)  # stopping_step 1: one validation more
+    assert checks[-1]["elementwise"]  # the networks' check, behind the leader of the others
+    assert (summary["interaction"], summary["elementwise_networks"]) == (
+        best["interaction"], best["elementwise"]
+    )  # fmt: skip
+    assert not summary["retrained"]
+
+
+def test_a_bad_stall_delta_is_named():
+    with pytest.raises(ConfigError, match="sif_check_stall_delta"):
+        Config(model="SIF", config_dict=tiny_config(sif_check_stall_delta=-1))

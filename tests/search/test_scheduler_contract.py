@@ -22,6 +22,7 @@ from recbole_automl.search import (
 )
 
 SETTINGS = {"asha_min_epochs": 1, "asha_reduction_factor": 2}
+SETTINGS.update(stopping_step=2, search_stall_delta=1e-3)  # stalled
 MAX_EPOCHS = 8
 
 
@@ -107,3 +108,18 @@ def test_a_journal_from_before_pruned_trials_still_replays(name, tmp_path):
     )  # fmt: skip
     assert not calls and [t.point for t in again] == [t.point for t in trials]
     assert [t.value for t in again] == [t.value for t in trials]
+
+
+def test_a_trial_stops_only_when_it_is_behind_and_has_stalled():
+    from recbole_automl.search import StalledBehind
+
+    scheduler = StalledBehind(patience=3, min_delta=0.01, bigger=False)  # RMSE: smaller wins
+    for epoch, score in enumerate([0.30, 0.25, 0.24, 0.24, 0.24, 0.24], 1):
+        assert scheduler.report(0, epoch, score) == CONTINUE  # the leader is never stopped
+    improving = [0.40, 0.35, 0.31, 0.28, 0.26]  # behind, but more than 1% better each 3
+    assert [scheduler.report(1, e, s) for e, s in enumerate(improving, 1)] == [CONTINUE] * 5
+    flat = [0.26, 0.259, 0.259, 0.2589]  # behind 0.24 and < 1% better than 3 before
+    assert [scheduler.report(2, e, s) for e, s in enumerate(flat, 1)] == [CONTINUE] * 3 + [STOP]
+    assert "stalled behind 0.2400" in scheduler.reason
+    outside = StalledBehind(patience=3, min_delta=0.01, bigger=False, leader=0.2)
+    assert [outside.report(0, e, s) for e, s in enumerate(flat, 1)][-1] == STOP
