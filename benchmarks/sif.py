@@ -125,7 +125,10 @@ VARIANTS = {
         "SIF",
         {**THREE_FINALISTS, "user_item_bias": True},
     ),
-    "SIF, defaults (2 finalists; user/item offsets for ratings)": ("SIF", {}),
+    "SIF, defaults (2 finalists; user/item offsets for ratings)": (
+        "SIF",
+        {"sif_check_stall_delta": None},  # the defaults until sif_check_stall_delta was 1e-3
+    ),
     "SIF, defaults + a stalled check behind the best stops (sif_check_stall_delta 1e-3)": (
         "SIF",
         {"sif_check_stall_delta": 1e-3},
