@@ -19,7 +19,9 @@ Two additions to the paper, both on validation data only (``sif_warmup_epochs: 0
   (early stopping on validation, at most ``sif_check_epochs``, by default ``epochs``)
   without the element-wise networks, then the best of them with the searched networks
   (trials of the search core, journaled in ``checks/`` and ``checks-networks/``); the best
-  on validation is the found function. Short checks do not work: on ml-100k ratings (seed
+  on validation is the found function. A check that is behind the best so far and has
+  stalled stops (``sif_check_stall_delta``; the best check runs to its end). Short checks
+  do not work: on ml-100k ratings (seed
   2020) after 5 epochs ``minus`` (RMSE 0.2359, converged) led ``multiply`` (0.2779, still
   falling to 0.2336).
 
