@@ -186,8 +186,10 @@ class StalledBehind(Scheduler):
             return CONTINUE
         best, leader = self._best(curve), self._best(others)
         before = self._best(curve[: -self.patience])
-        gain = (best - before if self.bigger else before - best) / max(abs(before), 1e-12)
-        if self._best([leader, best]) == leader and leader != best and gain < self.min_delta:
+        sign = 1 if self.bigger else -1  # improvements as positive numbers
+        behind = sign * (leader - best) > 0
+        gain = sign * (best - before) / max(abs(before), 1e-12)
+        if behind and gain < self.min_delta:
             self.reason = (
                 f"stalled behind {leader:.4f}: {best:.4f}, {gain:.2%} better than "
                 f"{self.patience} validations before"
