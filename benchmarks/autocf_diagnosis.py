@@ -62,6 +62,8 @@ VARIANTS = {
         "item_item": True, "loss_type": "CE", "train_neg_sample_args": NEGATIVES,
         "learning_rate": 0.003,
     },  # fmt: skip
+    "softmax (every item a negative)": {"loss_type": "softmax"},
+    "item_item, softmax": {"item_item": True, "loss_type": "softmax"},
 }
 
 

@@ -10,10 +10,10 @@ from recbole.utils import InputType
 
 from recbole_automl.checks import PROPERTIES_DIR, check_key, load_checks
 from recbole_automl.lookup import get_model
+from recbole_automl.model.abstract_recommender import PAIRWISE_LOSSES, POINTWISE_LOSSES
 from recbole_automl.spaces import candidate_models
 from recbole_automl.utils import ConfigError
 
-POINTWISE_LOSSES = ("MSE",)
 RECBOLE_PROPERTIES_DIR = os.path.join(
     os.path.dirname(os.path.abspath(recbole.__file__)), "properties"
 )
@@ -169,10 +169,12 @@ class Config(RecBoleConfig):
         config = self.final_config_dict
         if config.get("loss_type") in POINTWISE_LOSSES:
             config.setdefault("MODEL_INPUT_TYPE", InputType.POINTWISE)
+        if config.get("loss_type") in PAIRWISE_LOSSES:
+            config.setdefault("MODEL_INPUT_TYPE", InputType.PAIRWISE)
         if "MODEL_INPUT_TYPE" not in config:
             raise ConfigError(
                 f"Config key 'loss_type' of {self.model} must be one of "
-                f"{['BPR', 'CE', *POINTWISE_LOSSES]}, got {config.get('loss_type')!r}."
+                f"{['BPR', 'CE', *PAIRWISE_LOSSES, *POINTWISE_LOSSES]}, got {config.get('loss_type')!r}."
             )
         self._check_dataset_files()
 

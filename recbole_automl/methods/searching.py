@@ -11,6 +11,7 @@ from recbole.data.dataloader import TrainDataLoader
 from recbole.utils import InputType, set_color
 
 from recbole_automl.checks import check_key, check_space, load_checks
+from recbole_automl.model.abstract_recommender import PAIRWISE_LOSSES
 from recbole_automl.search import (
     EXECUTORS,
     SCHEDULERS,
@@ -147,10 +148,10 @@ def config_keys(config, point):
 
 def training_keys(config, point):
     """:func:`config_keys`, plus what RecBole's ``Config`` derives from them: the input
-    type a ``loss_type`` trains on (pairs for BPR, labelled rows otherwise)."""
+    type a ``loss_type`` trains on (pairs for BPR and softmax, labelled rows otherwise)."""
     keys = config_keys(config, point)
     if "loss_type" in keys:
-        pairwise = keys["loss_type"] == "BPR"
+        pairwise = keys["loss_type"] in ("BPR", *PAIRWISE_LOSSES)
         keys["MODEL_INPUT_TYPE"] = InputType.PAIRWISE if pairwise else InputType.POINTWISE
     return keys
 

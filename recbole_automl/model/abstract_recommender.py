@@ -9,7 +9,12 @@ from recbole.model.abstract_recommender import ContextRecommender, GeneralRecomm
 from recbole.utils import InputType, ModelType
 from recbole.utils import get_model as recbole_get_model
 
+from recbole_automl.model.layers import SparseRows
 from recbole_automl.utils import ConfigError
+
+# Losses beyond RecBole's BPR (pairs) and CE (labelled rows), by the input they train on.
+PAIRWISE_LOSSES = ("softmax",)  # pairs: the sampled negative is not used
+POINTWISE_LOSSES = ("MSE",)
 
 
 class PairScoringRecommender(GeneralRecommender):
@@ -18,16 +23,25 @@ class PairScoringRecommender(GeneralRecommender):
     ``observed`` says that the pairs are in the training matrix (a model that encodes
     interaction histories leaves the pair out of its own history); models that only embed
     ids ignore it. The training objective follows ``loss_type``: ``BPR`` (pairwise,
-    implicit feedback), ``CE`` (pointwise with RecBole's sampled negatives) or ``MSE``
-    (rating regression, from a global bias set to the mean training rating).
+    implicit feedback), ``CE`` (pointwise with RecBole's sampled negatives), ``softmax``
+    (every item a negative, for models with :meth:`score_rows`) or ``MSE`` (rating
+    regression, from a global bias set to the mean training rating).
     """
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
-        self.loss_type = config["loss_type"]  # BPR, CE or MSE (Config rejects others)
+        self.loss_type = config["loss_type"]  # BPR, CE, softmax or MSE (Config rejects others)
         self.LABEL = config["LABEL_FIELD"]
         mean = dataset.inter_feat[self.LABEL].float().mean() if self.loss_type == "MSE" else 0.0
         self.bias = nn.Parameter(torch.full((1,), float(mean)))
+        self.observed = None  # softmax: the training items of each user, left out as negatives
+        if self.loss_type == "softmax":
+            if type(self).score_rows is PairScoringRecommender.score_rows:
+                raise ConfigError(
+                    f"Config key 'loss_type': softmax scores every item of a user at once, "
+                    f"which {type(self).__name__} does not; use BPR or CE."
+                )
+            self.observed = SparseRows(dataset.inter_matrix(form="csr"))
 
     def calculate_loss(self, interaction):
         return self.loss(interaction, self.forward)
@@ -36,6 +50,8 @@ class PairScoringRecommender(GeneralRecommender):
         """The training objective of ``interaction`` with ``score(user, item, observed)``."""
         user = interaction[self.USER_ID]
         item = interaction[self.ITEM_ID]
+        if self.loss_type == "softmax":
+            return self.softmax_loss(user, item)
         if self.loss_type == "BPR":
             pos = score(user, item, observed=True)
             neg = score(user, interaction[self.NEG_ITEM_ID])
@@ -49,6 +65,24 @@ class PairScoringRecommender(GeneralRecommender):
         logits[observed] = score(user[observed], item[observed], observed=True)
         logits[~observed] = score(user[~observed], item[~observed])
         return F.binary_cross_entropy_with_logits(logits, label)
+
+    def softmax_loss(self, user, item):
+        """Cross-entropy of each positive pair's item among all items (the multinomial
+        likelihood of Mult-VAE, Liang et al., WWW 2018; a full softmax, Covington et al.,
+        RecSys 2016): the user's other training items are neither targets nor negatives,
+        and the positive is scored as an observed pair (left out of the user's history)."""
+        scores = self.score_rows(user, exclude=item)
+        rows, columns, _ = self.observed.entries(user)
+        scores = scores.index_put((rows, columns), scores.new_tensor(float("-inf")))
+        positive = self.forward(user, item, observed=True)
+        scores = scores.scatter(1, item.unsqueeze(1), positive.unsqueeze(1))
+        return F.cross_entropy(scores, item)
+
+    def score_rows(self, user, exclude=None):
+        """Scores of every item for each of ``user`` (B, n_items); ``exclude`` names an item
+        of each user's training history to leave out of it. Models that can score a row at
+        once implement it (it makes ``loss_type: softmax`` available)."""
+        raise NotImplementedError
 
     def predict(self, interaction):
         score = self.forward(interaction[self.USER_ID], interaction[self.ITEM_ID])

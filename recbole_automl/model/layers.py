@@ -5,6 +5,7 @@
 * :class:`PredictionHead`: how an interaction vector becomes a score.
 * :func:`score_matrix`: scores of every (user, item) pair of a batch, for full ranking.
 * :class:`ElementwiseMLP`: SIF's small network applied to every embedding coordinate.
+* :class:`SparseRows`: the entries of some rows of a sparse matrix, on the model's device.
 * :class:`HistoryEncoder`: a side's interaction history as a sparse bag of
   embeddings, so memory grows with the number of interactions only.
 * :class:`PrunedEmbedding`: PEP's embedding table with learnable pruning thresholds.
@@ -107,6 +108,44 @@ class ElementwiseMLP(nn.Module):
         with torch.no_grad():
             for p, chunk in zip(self.parameters(), values.split(sizes)):
                 p.copy_(chunk.reshape(p.shape))
+
+
+class SparseRows(nn.Module):
+    """A sparse matrix as CSR buffers (they follow the model to its device), each row scaled
+    by ``|row| ** -alpha``; :meth:`entries` gives the entries of a batch of rows.
+
+    Args:
+        matrix (scipy.sparse matrix): rows x columns; repeated entries count once, as 1.
+        alpha (float): normalisation exponent (0: the entries as they are).
+    """
+
+    def __init__(self, matrix, alpha=0.0):
+        super().__init__()
+        csr = matrix.tocsr().astype(np.float32)
+        csr.sum_duplicates()
+        counts = np.diff(csr.indptr)
+        scale = np.power(np.maximum(counts, 1), -alpha).astype(np.float32)
+        self.shape = csr.shape
+        self.register_buffer("indptr", torch.as_tensor(csr.indptr, dtype=torch.long))
+        self.register_buffer("indices", torch.as_tensor(csr.indices, dtype=torch.long))
+        self.register_buffer("scale", torch.as_tensor(scale))
+
+    def entries(self, rows):
+        """(position in ``rows``, column, the row's scale) of every entry of ``rows``."""
+        starts, lengths = self.indptr[rows], self.indptr[rows + 1] - self.indptr[rows]
+        pair = torch.repeat_interleave(torch.arange(len(rows), device=rows.device), lengths)
+        offsets = torch.cumsum(lengths, 0) - lengths
+        positions = torch.arange(len(pair), device=rows.device) - offsets[pair] + starts[pair]
+        return pair, self.indices[positions], self.scale[rows][pair]
+
+    def matmul(self, rows, dense):
+        """The scaled ``rows`` of the matrix times ``dense`` (columns x d): (len(rows), d)."""
+        pair, column, weight = self.entries(rows)
+        sparse = torch.sparse_coo_tensor(
+            torch.stack([pair, column]), weight, (len(rows), self.shape[1]),
+            check_invariants=False,  # built from the CSR buffers: valid by construction
+        )  # fmt: skip
+        return torch.sparse.mm(sparse, dense)
 
 
 class HistoryEncoder(nn.Module):

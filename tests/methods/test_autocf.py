@@ -81,15 +81,18 @@ def test_implicit_losses_train_pointwise_and_pairwise():
     from recbole.utils import InputType
 
     results = {}
-    for loss, input_type in (("CE", InputType.POINTWISE), ("BPR", InputType.PAIRWISE)):
+    losses = (("CE", InputType.POINTWISE), ("BPR", InputType.PAIRWISE),
+              ("softmax", InputType.PAIRWISE))  # fmt: skip
+    for loss, input_type in losses:
         config = Config(
             model="AutoCF", config_dict=tiny_config(architecture="NeuMF", loss_type=loss)
         )
         assert config["MODEL_INPUT_TYPE"] == input_type
         results[loss] = train_and_test(config, verbose=False)
         assert "ndcg@10" in results[loss]["test_result"]
-    ce, bpr = (results[k]["model"].state_dict() for k in ("CE", "BPR"))
-    assert any(not torch.equal(ce[name], bpr[name]) for name in ce)  # two objectives
+    states = [results[k]["model"].state_dict() for k in ("CE", "BPR", "softmax")]
+    for one, other in ((0, 1), (0, 2), (1, 2)):  # three objectives
+        assert any(not torch.equal(states[one][k], states[other][k]) for k in states[0])
 
 
 def test_explicit_feedback_regresses_ratings():
@@ -124,7 +127,7 @@ def test_bad_architecture_names_the_key_and_the_choices(architecture, message):
 
 
 def test_bad_loss_and_strategy_name_their_keys():
-    with pytest.raises(ConfigError, match="'loss_type' must be one of \\['BPR', 'CE', 'MSE'\\]"):
+    with pytest.raises(ConfigError, match="'loss_type' must be one of \\['BPR', 'CE', 'softmax', 'MSE'\\]"):
         run_recbole_automl(model="AutoCF", config_dict=tiny_config(loss_type="hinge"))
     with pytest.raises(ConfigError, match="'search_strategy' must be one of"):
         run_recbole_automl(model="AutoCF", config_dict=tiny_config(search_strategy="bayes"))
@@ -304,6 +307,44 @@ def test_the_item_item_term_sums_the_history_without_the_item_itself():
         term.weight.fill_diagonal_(0)
     assert torch.allclose(term.score_matrix(torch.tensor([0, 2])), dense[[0, 2]])
     assert full.shape == (2, 4)
+
+
+def _trained_model(**keys):
+    """An AutoCF model of ``keys`` on the tiny data after one epoch, and its training split."""
+    train = _tiny_train()
+    result = train_and_test(Config(model="AutoCF", config_dict=tiny_config(**keys)), False)
+    return result["model"].eval(), train
+
+
+def test_the_softmax_loss_is_the_cross_entropy_of_each_positive_among_the_unseen_items():
+    model, train = _trained_model(architecture="MF", loss_type="softmax")
+    matrix = train._dataset.inter_matrix(form="csr").toarray() > 0
+    batch = next(iter(train))
+    user, item = batch["user_id"], batch["item_id"]
+    expected = []
+    for u, i in zip(user.tolist(), item.tolist()):
+        others = [j for j in range(model.n_items) if not matrix[u, j] or j == i]
+        scores = model(torch.full((len(others),), u), torch.tensor(others))
+        expected.append(-torch.log_softmax(scores, 0)[others.index(i)])
+    assert model.calculate_loss(batch).item() == pytest.approx(torch.stack(expected).mean().item())
+
+
+def test_a_row_of_scores_is_the_scores_of_its_pairs_and_leaves_out_the_excluded_item():
+    # FISM + the item-item term: the user's side encodes their history; the item's an id.
+    model, train = _trained_model(architecture="FISM", item_item=True, loss_type="softmax")
+    user, item = train._dataset.inter_feat["user_id"][:6], train._dataset.inter_feat["item_id"][:6]
+    with torch.no_grad():
+        rows = model.score_rows(user)
+        items = torch.arange(model.n_items)
+        pairs = torch.stack([model(u.repeat(model.n_items), items) for u in user])
+        assert torch.allclose(rows, pairs, atol=1e-5)
+        left_out = model.score_rows(user, exclude=item)[torch.arange(6), item]
+        assert torch.allclose(left_out, model(user, item, observed=True), atol=1e-5)
+
+
+def test_a_model_that_cannot_score_a_row_refuses_the_softmax_loss():
+    with pytest.raises(ConfigError, match="'loss_type': softmax scores every item"):
+        run_recbole_automl(model="SIF", config_dict=tiny_config(loss_type="softmax"))
 
 
 def test_a_joint_search_finds_architecture_and_hyper_parameters_and_exports_both(

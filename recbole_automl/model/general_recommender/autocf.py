@@ -19,7 +19,6 @@ prediction: VEC}``; :data:`PRESETS` names the human-designed models of the tutor
 table as points of the space. Branches do not share embeddings.
 """
 
-import numpy as np
 import torch
 import torch.nn as nn
 from recbole.model.init import xavier_normal_initialization
@@ -29,6 +28,7 @@ from recbole_automl.model.layers import (
     INTERACTIONS,
     HistoryEncoder,
     PredictionHead,
+    SparseRows,
     interaction_dim,
     score_matrix,
 )
@@ -157,36 +157,21 @@ class ItemItem(nn.Module):
 
     def __init__(self, matrix, n_items, alpha):
         super().__init__()
-        csr = matrix.tocsr().astype(np.float32)
-        csr.sum_duplicates()
-        counts = np.diff(csr.indptr)
-        scale = np.power(np.maximum(counts, 1), -alpha).astype(np.float32)
-        self.register_buffer("indptr", torch.as_tensor(csr.indptr, dtype=torch.long))
-        self.register_buffer("indices", torch.as_tensor(csr.indices, dtype=torch.long))
-        self.register_buffer("weights", torch.as_tensor(np.repeat(scale, counts)))
+        self.history = SparseRows(matrix, alpha)
         self.weight = nn.Parameter(torch.zeros(n_items, n_items))
 
-    def _entries(self, user):
-        """(pair of each history entry, its item, its scaled weight) for the rows ``user``."""
-        starts, lengths = self.indptr[user], self.indptr[user + 1] - self.indptr[user]
-        pair = torch.repeat_interleave(torch.arange(len(user), device=user.device), lengths)
-        offsets = torch.cumsum(lengths, 0) - lengths
-        positions = torch.arange(len(pair), device=user.device) - offsets[pair] + starts[pair]
-        return pair, self.indices[positions], self.weights[positions]
-
     def forward(self, user, item):
-        pair, history, weight = self._entries(user)
+        pair, history, weight = self.history.entries(user)
         target = item[pair]
         terms = self.weight[history, target] * weight * (history != target)
         return torch.zeros(len(user), device=user.device).index_add(0, pair, terms)
 
-    def score_matrix(self, user):
-        pair, history, weight = self._entries(user)
-        rows = torch.sparse_coo_tensor(
-            torch.stack([pair, history]), weight, (len(user), self.weight.shape[0]),
-            check_invariants=False,  # built from the CSR buffers: valid by construction
-        )  # fmt: skip
-        return torch.sparse.mm(rows, self.weight)
+    def score_matrix(self, user, exclude=None):
+        """Scores of every item for ``user``; ``exclude``: an item of each history to leave out."""
+        scores = self.history.matmul(user, self.weight)
+        if exclude is not None:
+            scores = scores - self.history.scale[user].unsqueeze(1) * self.weight[exclude]
+        return scores
 
 
 def item_item_error(n_items, limit, key="item_item"):
@@ -242,14 +227,22 @@ class AutoCF(PairScoringRecommender):
             score = score + self.item_item(user, item)
         return score
 
+    def score_rows(self, user, exclude=None, item_vectors=None):
+        """Scores of every item for ``user`` (see :class:`PairScoringRecommender`);
+        ``item_vectors``: each branch's vectors of all items, when they are at hand."""
+        if item_vectors is None:
+            items = torch.arange(self.n_items, device=user.device)
+            item_vectors = [branch.item(items) for branch in self.branches]
+        score = self.bias
+        for branch, v in zip(self.branches, item_vectors):
+            score = score + branch.score_matrix(branch.user(user, exclude), v)
+        if self.item_item is not None:
+            score = score + self.item_item.score_matrix(user, exclude)
+        return score
+
     def full_sort_predict(self, interaction):
         user = interaction[self.USER_ID]
         if self._all_items is None or self.training:
             items = torch.arange(self.n_items, device=user.device)
             self._all_items = [branch.item(items) for branch in self.branches]
-        score = self.bias
-        for branch, v in zip(self.branches, self._all_items):
-            score = score + branch.score_matrix(branch.user(user), v)
-        if self.item_item is not None:
-            score = score + self.item_item.score_matrix(user)
-        return score.reshape(-1)
+        return self.score_rows(user, item_vectors=self._all_items).reshape(-1)
