@@ -174,7 +174,8 @@ class Config(RecBoleConfig):
         if "MODEL_INPUT_TYPE" not in config:
             raise ConfigError(
                 f"Config key 'loss_type' of {self.model} must be one of "
-                f"{['BPR', 'CE', *PAIRWISE_LOSSES, *POINTWISE_LOSSES]}, got {config.get('loss_type')!r}."
+                f"{['BPR', 'CE', *PAIRWISE_LOSSES, *POINTWISE_LOSSES]}, "
+                f"got {config.get('loss_type')!r}."
             )
         self._check_dataset_files()
 
