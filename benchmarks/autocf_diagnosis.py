@@ -62,8 +62,18 @@ VARIANTS = {
         "item_item": True, "loss_type": "CE", "train_neg_sample_args": NEGATIVES,
         "learning_rate": 0.003,
     },  # fmt: skip
-    "softmax (every item a negative)": {"loss_type": "softmax"},
-    "item_item, softmax": {"item_item": True, "loss_type": "softmax"},
+    # These two scored each pair's negatives with its positive left out of the history
+    # (the only softmax then): pinned to softmax_leave_out.
+    "softmax (every item a negative)": {"loss_type": "softmax", "softmax_leave_out": True},
+    "item_item, softmax": {"item_item": True, "loss_type": "softmax", "softmax_leave_out": True},
+    "softmax, negatives once per user (default)": {"loss_type": "softmax"},
+    "item_item, softmax, negatives once per user (default)": {
+        "item_item": True, "loss_type": "softmax",
+    },  # fmt: skip
+    "softmax, embedding_size 256": {"loss_type": "softmax", "embedding_size": 256},
+    "softmax, history-MAT x ID-MAT (FISM), embedding_size 256": {
+        "loss_type": "softmax", "embedding_size": 256, "architecture": "FISM",
+    },  # fmt: skip
 }
 
 

@@ -35,6 +35,7 @@ class PairScoringRecommender(GeneralRecommender):
         mean = dataset.inter_feat[self.LABEL].float().mean() if self.loss_type == "MSE" else 0.0
         self.bias = nn.Parameter(torch.full((1,), float(mean)))
         self.observed = None  # softmax: the training items of each user, left out as negatives
+        self.softmax_leave_out = False
         if self.loss_type == "softmax":
             if type(self).score_rows is PairScoringRecommender.score_rows:
                 raise ConfigError(
@@ -42,6 +43,7 @@ class PairScoringRecommender(GeneralRecommender):
                     f"which {type(self).__name__} does not; use BPR or CE."
                 )
             self.observed = SparseRows(dataset.inter_matrix(form="csr"))
+            self.softmax_leave_out = bool(config["softmax_leave_out"])
 
     def calculate_loss(self, interaction):
         return self.loss(interaction, self.forward)
@@ -70,13 +72,28 @@ class PairScoringRecommender(GeneralRecommender):
         """Cross-entropy of each positive pair's item among all items (the multinomial
         likelihood of Mult-VAE, Liang et al., WWW 2018; a full softmax, Covington et al.,
         RecSys 2016): the user's other training items are neither targets nor negatives,
-        and the positive is scored as an observed pair (left out of the user's history)."""
-        scores = self.score_rows(user, exclude=item)
-        rows, columns, _ = self.observed.entries(user)
-        scores = scores.index_put((rows, columns), scores.new_tensor(float("-inf")))
+        and the positive is scored as an observed pair (left out of the user's history).
+
+        The negatives are scored once per distinct user of the batch, from the user's
+        whole training history (as at test time), so a step scores (distinct users x
+        n_items) pairs, about a third of the batch's rows on ml-100k; with
+        ``softmax_leave_out`` each pair's negatives are scored with its positive left out
+        of the history instead (a row per pair; the same loss for models of ids only).
+        """
+        if self.softmax_leave_out:
+            rows, exclude, inverse = user, item, None
+        else:
+            rows, inverse = torch.unique(user, return_inverse=True)
+            exclude = None
+        scores = self.score_rows(rows, exclude=exclude)
+        pair, columns, _ = self.observed.entries(rows)
+        scores = scores.index_put((pair, columns), scores.new_tensor(float("-inf")))
+        negatives = torch.logsumexp(scores, 1)
+        if inverse is not None:
+            negatives = negatives[inverse]
         positive = self.forward(user, item, observed=True)
-        scores = scores.scatter(1, item.unsqueeze(1), positive.unsqueeze(1))
-        return F.cross_entropy(scores, item)
+        # -log(e^pos / (e^pos + sum of e^neg)) = softplus(logsumexp(neg) - pos)
+        return F.softplus(negatives - positive).mean()
 
     def score_rows(self, user, exclude=None):
         """Scores of every item for each of ``user`` (B, n_items); ``exclude`` names an item

@@ -330,6 +330,30 @@ def test_the_softmax_loss_is_the_cross_entropy_of_each_positive_among_the_unseen
     assert model.calculate_loss(batch).item() == pytest.approx(torch.stack(expected).mean().item())
 
 
+@pytest.mark.parametrize("leave_out", [False, True])
+def test_the_softmax_negatives_of_a_history_model_are_scored_as_its_key_says(leave_out):
+    # FISM + the item-item term encode the user's history: the positive is always scored
+    # with itself left out; the negatives from the whole history (default), or with the
+    # pair's positive left out too (softmax_leave_out).
+    model, train = _trained_model(
+        architecture="FISM", item_item=True, loss_type="softmax", softmax_leave_out=leave_out
+    )
+    matrix = train._dataset.inter_matrix(form="csr").toarray() > 0
+    batch = next(iter(train))
+    user, item = batch["user_id"][:40], batch["item_id"][:40]
+    expected = []
+    with torch.no_grad():
+        for u, i in zip(user.tolist(), item.tolist()):
+            unseen = torch.tensor([j for j in range(model.n_items) if not matrix[u, j]])
+            exclude = torch.tensor([i]) if leave_out else None
+            negatives = model.score_rows(torch.tensor([u]), exclude=exclude)[0, unseen]
+            positive = model(torch.tensor([u]), torch.tensor([i]), observed=True)[0]
+            scores = torch.cat([positive.reshape(1), negatives])
+            expected.append(-torch.log_softmax(scores, 0)[0])
+        loss = model.softmax_loss(user, item)
+    assert loss.item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-5)
+
+
 def test_a_row_of_scores_is_the_scores_of_its_pairs_and_leaves_out_the_excluded_item():
     # FISM + the item-item term: the user's side encodes their history; the item's an id.
     model, train = _trained_model(architecture="FISM", item_item=True, loss_type="softmax")
