@@ -52,22 +52,33 @@ HYPER_ONLY = "hyper-parameters only (the architecture-only winner), 40 x 10 epoc
 # long as a converged model does (the diagnosis's models stop after 20-40 epochs).
 DEEP_ASHA = {"search_scheduler": "asha", "search_epochs": 30, "search_eval_step": 3,
              "asha_min_epochs": 3, "asha_reduction_factor": 3}  # fmt: skip
+# The defaults the protocols above SOFTMAX ran with (BPR, presets with NeuMF): pinned.
+BPR_DEFAULTS = {"loss_type": "BPR", "search_presets": ["MF", "FISM", "NeuMF", "SVD++"]}
+# The softmax over all items: its space is the row-scored architectures (multiply, SUM/VEC).
+SOFTMAX = {"loss_type": "softmax", "search_presets": ["MF", "FISM", "DMF", "SVD++"]}
+SOFTMAX_JOINT = os.path.join(HERE, "configs", "autocf_softmax_joint.yaml")
 # protocol -> (config files on top of implicit.yaml, keys)
 PROTOCOLS = {
-    ARCHITECTURE_ONLY: ([], {}),
-    "joint (configs/autocf_joint.yaml), 40 x 10 epochs": ([JOINT], {}),
+    ARCHITECTURE_ONLY: ([], BPR_DEFAULTS),
+    "joint (configs/autocf_joint.yaml), 40 x 10 epochs": ([JOINT], BPR_DEFAULTS),
     "joint, ASHA (rungs 2, 6 of 10 epochs), 60 candidates": (
-        [JOINT], {**ASHA, "search_trials": 60},
+        [JOINT], {**BPR_DEFAULTS, **ASHA, "search_trials": 60},
     ),  # fmt: skip
-    HYPER_ONLY: ([JOINT], {}),  # + the architecture the first protocol found for the seed
+    HYPER_ONLY: ([JOINT], BPR_DEFAULTS),  # + the architecture the first protocol found
     "joint, ASHA, half the users, 100 candidates": (
-        [JOINT], {**ASHA, "search_trials": 100, "search_data_fraction": 0.5},
+        [JOINT], {**BPR_DEFAULTS, **ASHA, "search_trials": 100, "search_data_fraction": 0.5},
     ),  # fmt: skip
     "joint, ASHA, half the users, 40 candidates": (
-        [JOINT], {**ASHA, "search_trials": 40, "search_data_fraction": 0.5},
+        [JOINT], {**BPR_DEFAULTS, **ASHA, "search_trials": 40, "search_data_fraction": 0.5},
     ),  # fmt: skip
     "joint, ASHA (rungs 3, 9, 27 of 30 epochs), half the users, 60 candidates": (
-        [JOINT], {**DEEP_ASHA, "search_trials": 60, "search_data_fraction": 0.5},
+        [JOINT], {**BPR_DEFAULTS, **DEEP_ASHA, "search_trials": 60, "search_data_fraction": 0.5},
+    ),  # fmt: skip
+    "softmax: architecture only, 24 candidates x 10 epochs": (
+        [], {**SOFTMAX, "search_trials": 24},
+    ),  # fmt: skip
+    "softmax: joint (benchmarks/configs/autocf_softmax_joint.yaml), 24 x 10 epochs": (
+        [SOFTMAX_JOINT], {**SOFTMAX, "search_trials": 24},
     ),  # fmt: skip
 }
 

@@ -1,5 +1,6 @@
 """Train and test one model as its config says: RecBole's data, model, trainer and evaluator."""
 
+import os
 from logging import getLogger
 
 from recbole.data import create_dataset, data_preparation
@@ -31,6 +32,7 @@ def train_and_test(config, saved=True, verbose=True):
     if verbose:
         logger.info(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    own_checkpoint(trainer)
 
     show_progress = verbose and config["show_progress"]
     best_valid_score, best_valid_result = fit(
@@ -46,6 +48,18 @@ def train_and_test(config, saved=True, verbose=True):
         load_best_checkpoint(trainer)
     best = best_valid_score, best_valid_result
     return evaluate_trained(trainer, test_data, best, saved, show_progress)
+
+
+def own_checkpoint(trainer):
+    """Give RecBole's checkpoint name (model and the second it was made) this process's id:
+    two runs started in the same second in one folder (parallel benchmark processes) would
+    otherwise save to, and reload, one file. Checkpoints named by a trainer itself stay."""
+    folder, name = os.path.split(trainer.saved_model_file)
+    if os.path.abspath(folder) == os.path.abspath(trainer.checkpoint_dir) and name.startswith(
+        f"{trainer.config['model']}-"
+    ):
+        base, ext = os.path.splitext(name)
+        trainer.saved_model_file = os.path.join(folder, f"{base}-{os.getpid()}{ext}")
 
 
 def evaluate_trained(trainer, test_data, best, saved, show_progress=False):

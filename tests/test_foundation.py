@@ -226,3 +226,14 @@ def test_example_config_files_are_valid(name):
         config_file_list=[os.path.join(ROOT, "configs", f"{name}.yaml")], read_cmd_line=False
     )
     assert config["model"] and config["dataset"] == "ml-100k"
+
+
+def test_a_checkpoint_is_named_by_its_process_too(isolated_run):
+    # RecBole names it by model and second: parallel runs started in the same second in one
+    # folder would overwrite, and reload, each other's model.
+    from recbole_automl.quick_start import train_and_test
+
+    result = train_and_test(Config(model="BPR", config_dict=tiny_config()), verbose=False)
+    name = os.path.basename(result["model_file"])
+    assert name.startswith("BPR-") and name.endswith(f"-{os.getpid()}.pth")
+    assert os.path.isfile(result["model_file"])

@@ -28,9 +28,11 @@ from recbole_automl.methods.searching import (
 )
 from recbole_automl.model.general_recommender.autocf import (
     PRESETS,
+    ROW_SCORED,
     SPACE,
     AutoCF,
     item_item_error,
+    row_scored,
 )
 from recbole_automl.search import BranchSpace, CategoricalSpace, JointSpace, point_key
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
@@ -110,11 +112,16 @@ def search_space(config, n_items=0, logger=None):
     """The architectures of ``search_max_branches`` branches, joint with
     ``search_hyper_space`` when it is set (then a point is a dict of config keys); with an
     ``architecture`` given, that space alone (the architecture's hyper-parameters). Above
-    ``item_item_max_items`` items, ``item_item: True`` is left out of the space."""
-    architectures = BranchSpace(CategoricalSpace(SPACE), config["search_max_branches"])
-    if not config["search_hyper_space"]:
+    ``item_item_max_items`` items, ``item_item: True`` is left out of the space. When a
+    candidate may train with ``loss_type: softmax``, the architectures are those whose
+    every-item scores are one matrix product (:data:`ROW_SCORED`)."""
+    hyper = (
+        parse_hyper_space(config, "search_hyper_space") if config["search_hyper_space"] else None
+    )
+    stages = ROW_SCORED if "softmax" in loss_types(config, hyper) else SPACE
+    architectures = BranchSpace(CategoricalSpace(stages), config["search_max_branches"])
+    if hyper is None:
         return architectures  # a point is the architecture (journals before the joint space)
-    hyper = parse_hyper_space(config, "search_hyper_space")
     limit = config["item_item_max_items"]
     for param in hyper.walk():
         if param.name == "item_item" and n_items > limit and True in param.args:
@@ -132,13 +139,31 @@ def search_space(config, n_items=0, logger=None):
     return JointSpace({"architecture": architectures}, hyper)
 
 
+def loss_types(config, hyper=None):
+    """The losses a candidate may train with: ``loss_type``, or the joint space's options."""
+    if hyper is not None and "loss_type" in hyper.fixed:
+        return {hyper.fixed["loss_type"]}
+    for param in hyper.walk() if hyper is not None else []:
+        if param.name == "loss_type":
+            return set(param.args)
+    return {config["loss_type"]}
+
+
 def preset_points(config, space):
     """The points of ``search_presets``: each preset's architecture, with the joint
     space's other keys as ``config`` sets them (the model a user gets without search)."""
     points = {}
     if config["architecture"] is not None:
         return points  # the architecture is given: no other to compare with
+    softmax = "softmax" in loss_types(config, getattr(space, "hyper", None))
     for name in config["search_presets"] or []:
+        if softmax and not row_scored(PRESETS[name]):
+            allowed = [preset for preset in PRESETS if row_scored(PRESETS[preset])]
+            raise ConfigError(
+                f"Config key 'search_presets': {name} is not in the space that loss_type "
+                f"softmax searches (interaction multiply, prediction SUM or VEC); "
+                f"presets there are {allowed}."
+            )
         branches = sorted(PRESETS[name], key=point_key)  # as BranchSpace orders a point
         if not isinstance(space, JointSpace):
             points[name] = branches

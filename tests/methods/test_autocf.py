@@ -9,7 +9,7 @@ import torch
 from conftest import ROOT, autocf_search_config, mean_predictor_rmse, tiny_config
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
-from recbole_automl.model.general_recommender.autocf import PRESETS, AutoCF
+from recbole_automl.model.general_recommender.autocf import PRESETS, SPACE, AutoCF
 from recbole_automl.model.layers import HistoryEncoder
 from recbole_automl.quick_start import train_and_test
 from recbole_automl.search import Journal
@@ -462,6 +462,38 @@ def test_presets_train_first_and_the_found_model_is_compared_with_them(isolated_
     line = comparison_line(rows, "ndcg@10", 1)  # what the log shows
     assert line.startswith(
         f"found vs presets (valid ndcg@10, 1 epochs each): found {best.value:.4f} | "
+    )
+
+
+def test_a_softmax_search_draws_only_architectures_that_score_a_row_at_once(isolated_run):
+    from recbole_automl.model.general_recommender.autocf import ROW_SCORED
+
+    config = autocf_search_config(
+        loss_type="softmax", search_trials=6, search_max_branches=2, search_presets=["SVD++"]
+    )
+    run_recbole_automl(model="AutoCF", config_dict=config)
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(search_dir / "journal.jsonl").load()
+    assert len(trials) == 6 and trials[0].point == PRESETS["SVD++"]
+    for trial in trials:
+        for branch in trial.point:
+            assert branch["interaction"] == "multiply"
+            assert branch["prediction"] in ("SUM", "VEC")
+    assert ROW_SCORED["user"] == ROW_SCORED["item"] == SPACE["user"]  # every encoding
+
+
+@pytest.mark.parametrize("where", ["loss_type", "search_hyper_space"])
+def test_a_preset_a_softmax_search_cannot_score_names_the_key_before_training(where, isolated_run):
+    keys = {"loss_type": "softmax"} if where == "loss_type" else {
+        "search_hyper_space": {"loss_type": {"choice": ["BPR", "softmax"]}}
+    }  # fmt: skip
+    config = autocf_search_config(search_presets=["MF", "NeuMF"], **keys)
+    with pytest.raises(
+        ConfigError, match=r"'search_presets': NeuMF is not in the space .*'SVD\+\+'"
+    ):
+        run_recbole_automl(model="AutoCF", config_dict=config)
+    assert not (isolated_run / "saved" / "search").exists() or not any(
+        (isolated_run / "saved" / "search").rglob("journal.jsonl")
     )
 
 

@@ -41,6 +41,16 @@ SPACE = {
     "interaction": list(INTERACTIONS),
     "prediction": list(PredictionHead.KINDS),
 }
+# The branches whose scores of every item are one matrix product (interaction multiply,
+# prediction SUM or VEC): the part of the space that ``loss_type: softmax`` searches (any
+# other head scores a row through a (batch, n_items, width) tensor: NeuMF's MLP tower
+# took 340 s an epoch on ml-100k against 2.6 s for MF).
+ROW_SCORED = {**SPACE, "interaction": ["multiply"], "prediction": ["SUM", "VEC"]}
+
+
+def row_scored(branches):
+    """Whether every branch of ``branches`` scores all items with one matrix product."""
+    return all(branch[stage] in ROW_SCORED[stage] for branch in branches for stage in ROW_SCORED)
 
 
 def _branch(user, item, interaction, prediction):
