@@ -56,7 +56,9 @@ from recbole_automl.search import (  # noqa: E402
 )
 
 TASKS = {
-    "implicit": {"config_files": [], "config": {"valid_metric": "NDCG@10"}, "bigger": True},
+    # loss_type BPR: AutoCF's default when these tables were made (pinned).
+    "implicit": {"config_files": [], "config": {"valid_metric": "NDCG@10", "loss_type": "BPR"},
+                 "bigger": True},  # fmt: skip
     "explicit": {
         "config_files": [os.path.join(ROOT, "configs", "explicit.yaml")],
         "config": {},
@@ -294,6 +296,7 @@ def workers(args):
             "valid_metric": "NDCG@10", "search_strategy": "random", "search_trials": args.trials,
             "search_time": None, "search_epochs": args.search_epochs, "search_workers": count,
             "search_dir": folder, "epochs": 1, "show_progress": False,
+            "loss_type": "BPR",  # the default when its records were made (pinned)
         }  # fmt: skip
         load = os.getloadavg()[0]
         start = time.perf_counter()

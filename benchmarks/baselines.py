@@ -136,6 +136,8 @@ def protocol_of(config):
 
     searches = config["search"] is not None or config["model"] in plugin_models()
     keys = [k for k in PROTOCOL_KEYS if searches or not k.startswith(("search_", "asha_"))]
+    if config["model"] == "AutoCF":  # its loss decides its search space (softmax: row-scored)
+        keys.append("loss_type")
     return {k: config[k] for k in keys if config[k] is not None}
 
 
@@ -343,7 +345,10 @@ def main():
     models = args.models or task["models"]
     protocol = {
         "general": "RecBole defaults (random 8:1:1 split, full ranking, @10), "
-        "valid_metric NDCG@10; early stopping on validation, test evaluated once.",
+        "valid_metric NDCG@10; early stopping on validation, test evaluated once. AutoCF rows "
+        "whose budget shows no loss_type ran AutoCF's defaults before 2026-12-03 (loss_type "
+        "BPR, 40 candidates, presets MF, FISM, NeuMF, SVD++): add --config_files "
+        "benchmarks/configs/autocf_bpr_defaults.yaml to run them again.",
         "explicit": "configs/explicit.yaml (rating regression: MSE loss, random 8:1:1, labeled "
         "evaluation, RMSE and MAE on ratings normalised to [0, 1]: x 4 = stars; FM and NeuMF "
         "keep their own loss on the scaled ratings), valid_metric RMSE; early stopping on "

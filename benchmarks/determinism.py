@@ -50,6 +50,8 @@ def _command(args, folder):
         "--dataset=ml-100k", f"--search_trials={args.trials}",
         f"--search_epochs={args.search_epochs}", "--epochs=2", f"--search_dir={folder}",
         "--show_progress=False",
+        # AutoCF's defaults when its records were made (pinned):
+        "--loss_type=BPR", "--search_presets=['MF', 'FISM', 'NeuMF', 'SVD++']",
     ]  # fmt: skip
 
 

@@ -111,6 +111,7 @@ def time_one(data_path, dataset, encoding, seed):
         model="AutoCF", dataset=dataset, read_cmd_line=False,
         config_file_list=[os.path.join(HERE, "configs", "implicit.yaml")],
         config_dict={"data_path": data_path, "architecture": branches, "item_item": item_item,
+                     "loss_type": "BPR",  # AutoCF's default when its records were made
                      "seed": seed, "use_gpu": False, "show_progress": False, "state": "ERROR"},
     )  # fmt: skip
     init_seed(seed, config["reproducibility"])

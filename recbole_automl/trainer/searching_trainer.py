@@ -112,6 +112,10 @@ class SearchingTrainer(Trainer):
         with the config, the dataset and ``model_args``."""
         for key, value in found.items():
             self.config[key] = value
+        # RecBole's Trainer copied these from the config when it was built; the optimizer
+        # below is built from the copies (a found learning rate was otherwise ignored).
+        for key in ("learner", "learning_rate", "weight_decay", "clip_grad_norm"):
+            setattr(self, key, self.config[key])
         reseed(self.config, train_data)
         model_class = model_class or type(self.model)
         self.model = model_class(self.config, train_data._dataset, *model_args).to(self.device)

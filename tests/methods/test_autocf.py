@@ -108,7 +108,8 @@ def test_explicit_feedback_regresses_ratings():
 
 def test_mf_preset_trains_exactly_like_recbole_bpr():
     bpr = run_recbole_automl(model="BPR", config_dict=tiny_config(epochs=2))
-    mf = run_recbole_automl(model="AutoCF", config_dict=tiny_config(epochs=2, architecture="MF"))
+    mf_bpr = tiny_config(epochs=2, architecture="MF", loss_type="BPR")
+    mf = run_recbole_automl(model="AutoCF", config_dict=mf_bpr)
     assert mf["best_valid_result"] == pytest.approx(bpr["best_valid_result"], abs=1e-4)
 
 
@@ -442,7 +443,7 @@ def test_presets_train_first_and_the_found_model_is_compared_with_them(isolated_
 
     space = {"embedding_size": {"choice": [8, 16]}}
     config = autocf_search_config(
-        search_presets=["NeuMF", "MF"], search_hyper_space=space, state="INFO"
+        search_presets=["NeuMF", "MF"], search_hyper_space=space, state="INFO", loss_type="BPR"
     )
     result = run_recbole_automl(model="AutoCF", config_dict=config)
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()
@@ -547,7 +548,10 @@ def test_a_conditional_key_of_a_joint_space_is_checked_too():
 
 
 def test_a_given_architecture_with_a_hyper_space_searches_its_hyper_parameters(isolated_run):
-    space = {"embedding_size": {"choice": [8, 16, 32]}, "learning_rate": {"choice": [1e-3, 1e-2]}}
+    # Neither learning rate nor weight decay is the default: the retrained model must use
+    # the found ones, or best.yaml (which sets them) trains another model.
+    space = {"embedding_size": {"choice": [8, 16, 32]}, "learning_rate": {"choice": [5e-3, 1e-2]},
+             "weight_decay": {"choice": [1e-4]}}  # fmt: skip
     config = autocf_search_config(architecture="MF", search_hyper_space=space)
     result = run_recbole_automl(model="AutoCF", config_dict=config)
     (search_dir,) = (isolated_run / "saved" / "search").iterdir()
