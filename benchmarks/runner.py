@@ -197,6 +197,8 @@ def run_jobs(script, script_args, jobs, path, workdir, on_record=None, key="labe
         + " ".join(shlex.quote(a) for a in sys.argv[1:] if not a.startswith("--run-one"))
     )
     for label, seed in jobs:
+        # Records are read again before each job: another invocation may have run it since.
+        done |= {(r[key], r["seed"]) for r in load_records(path)}
         if (label, seed) in done:
             continue
         cmd = [sys.executable, os.path.abspath(script), *script_args, "--run-one", label, str(seed)]

@@ -219,3 +219,28 @@ def test_every_committed_table_is_rebuilt_from_committed_records(tmp_path):
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert text(tmp_path / name) == text(os.path.join(results, name)), name
+
+
+def test_a_job_another_invocation_recorded_meanwhile_is_not_run_again(tmp_path, monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import runner
+
+    path = tmp_path / "raw" / "records.jsonl"
+    calls = []
+    real_run = subprocess.run
+
+    def fake_run(cmd, **kwargs):
+        if "--run-one" not in cmd:  # the machine's description
+            return real_run(cmd, **kwargs)
+        label, seed = cmd[-2], int(cmd[-1])
+        calls.append((label, seed))
+        # Meanwhile another invocation of the benchmark records job (b, 1).
+        runner.append_record(str(path), {"label": "b", "seed": 1, "test": {}})
+        record = {"label": label, "seed": seed, "test": {}, "wall_s": 1.0}
+        return subprocess.CompletedProcess(cmd, 0, "RECORD " + json.dumps(record), "")
+
+    monkeypatch.setattr(runner.subprocess, "run", fake_run)
+    runner.run_jobs("bench.py", [], [("a", 1), ("b", 1)], str(path), str(tmp_path / "work"))
+    assert calls == [("a", 1)]
+    labels = [json.loads(line)["label"] for line in open(path)]
+    assert sorted(labels) == ["a", "b"]
