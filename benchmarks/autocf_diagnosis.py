@@ -74,6 +74,11 @@ VARIANTS = {
     "softmax, history-MAT x ID-MAT (FISM), embedding_size 256": {
         "loss_type": "softmax", "embedding_size": 256, "architecture": "FISM",
     },  # fmt: skip
+    "softmax, history_dropout 0.25": {"loss_type": "softmax", "history_dropout": 0.25},
+    "softmax, history_dropout 0.5": {"loss_type": "softmax", "history_dropout": 0.5},
+    "item_item, softmax, history_dropout 0.5": {
+        "item_item": True, "loss_type": "softmax", "history_dropout": 0.5,
+    },  # fmt: skip
 }
 
 

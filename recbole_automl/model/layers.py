@@ -155,14 +155,24 @@ class HistoryEncoder(nn.Module):
     (FISM's user representation); for an item, the set of its users. Rows are scaled by
     ``|row| ** -alpha``. Only the rows of a batch are touched (``embedding_bag``).
 
+    With ``dropout`` > 0, each entry of a row is left out of the sum with that probability
+    while training (the rest are scaled by ``1 / (1 - dropout)``), as Mult-DAE drops its
+    input (Liang et al., WWW 2018): the draw is a hash of (row, column, :attr:`salt`), so
+    every call of one training step (the negatives' rows, the positives' pairs and the
+    positive left out of its own row) sees the same entries; the model draws a new
+    :attr:`salt` each step.
+
     Args:
         matrix (scipy.sparse matrix): rows x columns, 0/1 (or weighted) interactions.
         embedding_size (int): width of the embeddings of the columns.
         alpha (float): normalisation exponent (0: sum, 1: mean).
+        dropout (float): the share of a row's entries left out while training.
     """
 
-    def __init__(self, matrix, embedding_size, alpha=0.5):
+    def __init__(self, matrix, embedding_size, alpha=0.5, dropout=0.0):
         super().__init__()
+        self.dropout = dropout
+        self.salt = 0
         csr = matrix.tocsr().astype(np.float32)
         csr.sum_duplicates()
         csr.data[:] = 1.0  # a row is a set: repeated interactions count once
@@ -189,16 +199,30 @@ class HistoryEncoder(nn.Module):
         offsets = torch.cumsum(lengths, 0) - lengths
         positions = torch.arange(int(lengths.sum()), device=rows.device)
         positions = positions - torch.repeat_interleave(offsets - starts, lengths)
+        columns, weights = self.indices[positions], self.weights[positions]
+        dropping = self.training and self.dropout > 0
+        if dropping:
+            row_of_entry = torch.repeat_interleave(unique, lengths)
+            weights = weights * self.kept(row_of_entry, columns)
         out = F.embedding_bag(
-            self.indices[positions],
-            self.embedding.weight,
-            offsets,
-            mode="sum",
-            per_sample_weights=self.weights[positions],
+            columns, self.embedding.weight, offsets, mode="sum", per_sample_weights=weights
         )[inverse]
         if exclude is not None:
-            out = out - self.scale[rows].unsqueeze(-1) * self.embedding(exclude)
+            scale = self.scale[rows]
+            if dropping:  # the left-out entry counts only where the step kept it
+                scale = scale * self.kept(rows, exclude)
+            out = out - scale.unsqueeze(-1) * self.embedding(exclude)
         return out
+
+    def kept(self, rows, columns):
+        """``1 / (1 - dropout)`` for the entries (rows, columns) this step keeps, else 0."""
+        mask = 2**31 - 1
+        x = (rows * 1_000_003 + columns * 7_919 + self.salt) & mask
+        for _ in range(2):  # a 31-bit integer mix (murmur-like): a uniform draw per entry
+            x = ((x ^ (x >> 16)) * 0x45D9F3B) & mask
+        x = x ^ (x >> 16)
+        keep = (x.float() / 2**31) >= self.dropout
+        return keep.float() / (1.0 - self.dropout)
 
 
 # PEP's threshold granularities -> (rows of thresholds: one, per feature or per field;

@@ -154,6 +154,45 @@ def test_history_encoder_is_sparse_and_matches_the_dense_formula():
     assert np.allclose(got, expected, atol=1e-5)
 
 
+def test_history_dropout_leaves_out_the_same_entries_in_every_call_of_a_step():
+    rng = np.random.default_rng(0)
+    dense = (rng.random((30, 40)) < 0.3).astype(np.float32)
+    encoder = HistoryEncoder(sp.csr_matrix(dense), embedding_size=4, alpha=0.5, dropout=0.5)
+    norm = np.maximum(dense.sum(1, keepdims=True), 1) ** -0.5
+    weight = encoder.embedding.weight.detach().numpy()
+    rows = torch.arange(30)
+    columns = torch.arange(40)
+    encoder.salt = 12345
+    kept = np.stack([encoder.kept(torch.full((40,), r), columns).numpy() for r in range(30)])
+    assert set(np.unique(kept)) == {0.0, 2.0}  # kept entries are scaled by 1 / (1 - 0.5)
+    assert 0.35 < (kept[dense > 0] > 0).mean() < 0.65
+    expected = (dense * kept * norm) @ weight
+    assert np.allclose(encoder(rows).detach().numpy(), expected, atol=1e-5)
+    # The positive left out of its row: subtracted only where this step kept it.
+    users, items = np.nonzero(dense)
+    got = encoder(torch.as_tensor(users), exclude=torch.as_tensor(items)).detach().numpy()
+    left_out = expected[users] - (kept * norm)[users, items][:, None] * weight[items]
+    assert np.allclose(got, left_out, atol=1e-5)
+    assert (kept[users, items] == 0).any() and (kept[users, items] > 0).any()
+    # Another salt, other entries; evaluation uses every entry.
+    encoder.salt = 54321
+    assert not np.array_equal(
+        kept, np.stack([encoder.kept(torch.full((40,), r), columns).numpy() for r in range(30)])
+    )
+    encoder.eval()
+    assert np.allclose(encoder(rows).detach().numpy(), (dense * norm) @ weight, atol=1e-5)
+
+
+def test_a_model_with_history_dropout_draws_its_entries_once_a_step_from_the_seed():
+    losses = [
+        _trained_model(architecture="FISM", loss_type="softmax", history_dropout=0.3)[0]
+        for _ in range(2)
+    ]
+    encoders = [m.branches[0].user.lookup for m in losses]
+    assert encoders[0].dropout == 0.3 and encoders[0].salt == encoders[1].salt != 0
+    assert torch.equal(encoders[0].embedding.weight, encoders[1].embedding.weight)
+
+
 @pytest.mark.parametrize("architecture", ["DELF", "NeuMF", "MF", "CMF"])
 def test_full_sort_scores_equal_pairwise_scores(architecture):
     from recbole.data import create_dataset, data_preparation

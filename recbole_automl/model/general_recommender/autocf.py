@@ -119,12 +119,12 @@ def parse_architecture(architecture):
 class SideEncoder(nn.Module):
     """Input encoding plus embedding function of one side (users or items)."""
 
-    def __init__(self, encoding, num_ids, history_matrix, embedding_size, alpha):
+    def __init__(self, encoding, num_ids, history_matrix, embedding_size, alpha, dropout=0.0):
         super().__init__()
         source, function = encoding.split("-")
         self.history = source == "history"
         if self.history:
-            self.lookup = HistoryEncoder(history_matrix, embedding_size, alpha)
+            self.lookup = HistoryEncoder(history_matrix, embedding_size, alpha, dropout)
         else:
             self.lookup = nn.Embedding(num_ids, embedding_size)
         self.mlp = None
@@ -142,10 +142,11 @@ class SideEncoder(nn.Module):
 class Branch(nn.Module):
     """One user encoder, one item encoder, an interaction and a prediction head."""
 
-    def __init__(self, spec, n_users, n_items, matrix, embedding_size, alpha):
+    def __init__(self, spec, n_users, n_items, matrix, embedding_size, alpha, dropout=0.0):
         super().__init__()
-        self.user = SideEncoder(spec["user"], n_users, matrix, embedding_size, alpha)
-        self.item = SideEncoder(spec["item"], n_items, matrix.T, embedding_size, alpha)
+        sides = (embedding_size, alpha, dropout)
+        self.user = SideEncoder(spec["user"], n_users, matrix, *sides)
+        self.item = SideEncoder(spec["item"], n_items, matrix.T, *sides)
         self.interaction_name = spec["interaction"]
         self.interaction = INTERACTIONS[spec["interaction"]]
         dim = interaction_dim(spec["interaction"], embedding_size)
@@ -208,8 +209,10 @@ class AutoCF(PairScoringRecommender):
         self.architecture = parse_architecture(config["architecture"] or "MF")
         matrix = dataset.inter_matrix(form="csr")
         alpha = config["history_alpha"]  # history rows are scaled by |row| ** -alpha
+        self.history_dropout = config["history_dropout"] or 0.0  # entries left out in training
         self.branches = nn.ModuleList(
-            Branch(spec, self.n_users, self.n_items, matrix, self.embedding_size, alpha)
+            Branch(spec, self.n_users, self.n_items, matrix, self.embedding_size, alpha,
+                   self.history_dropout)  # fmt: skip
             for spec in self.architecture
         )
         self.item_item = None  # config item_item: a full-rank item-item term on top
@@ -224,6 +227,14 @@ class AutoCF(PairScoringRecommender):
     def train(self, mode=True):
         self._all_items = None
         return super().train(mode)
+
+    def calculate_loss(self, interaction):
+        if self.history_dropout > 0:  # one draw of the kept history entries per step
+            salt = int(torch.randint(2**30, (1,)))
+            for module in self.modules():
+                if isinstance(module, HistoryEncoder):
+                    module.salt = salt
+        return super().calculate_loss(interaction)
 
     def forward(self, user, item, observed=False):
         """Scores of (user, item) pairs; ``observed`` pairs are in the training matrix."""
