@@ -38,7 +38,10 @@ FOUND = [{"user": "history-MAT", "item": "history-MAT", "interaction": "multiply
           "prediction": "SUM"}]  # fmt: skip
 NEGATIVES = {"distribution": "uniform", "sample_num": 4, "alpha": 1.0, "dynamic": False,
              "candidate_num": 0}  # fmt: skip
-BASE = {"architecture": FOUND, "epochs": 40, "stopping_step": 5, "eval_step": 1}
+# loss_type BPR, history_dropout 0: AutoCF's defaults when the first variants ran (pinned;
+# a variant sets its own).
+BASE = {"architecture": FOUND, "epochs": 40, "stopping_step": 5, "eval_step": 1,
+        "loss_type": "BPR", "history_dropout": 0.0}  # fmt: skip
 VARIANTS = {
     "found architecture, defaults (BPR, 1 negative, embedding 64)": {},
     "embedding_size 256": {"embedding_size": 256},

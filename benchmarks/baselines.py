@@ -136,9 +136,14 @@ def protocol_of(config):
 
     searches = config["search"] is not None or config["model"] in plugin_models()
     keys = [k for k in PROTOCOL_KEYS if searches or not k.startswith(("search_", "asha_"))]
+    protocol = {k: config[k] for k in keys if config[k] is not None}
     if config["model"] == "AutoCF":  # its loss decides its search space (softmax: row-scored)
-        keys.append("loss_type")
-    return {k: config[k] for k in keys if config[k] is not None}
+        from recbole_automl.model.general_recommender.autocf import history_dropout
+
+        protocol["loss_type"] = config["loss_type"]
+        if history_dropout(config):
+            protocol["history_dropout"] = history_dropout(config)
+    return protocol
 
 
 def row_label(model, epochs_caps, time_limits, label=None):
@@ -348,7 +353,9 @@ def main():
         "valid_metric NDCG@10; early stopping on validation, test evaluated once. AutoCF rows "
         "whose budget shows no loss_type ran AutoCF's defaults before 2026-12-03 (loss_type "
         "BPR, 40 candidates, presets MF, FISM, NeuMF, SVD++): add --config_files "
-        "benchmarks/configs/autocf_bpr_defaults.yaml to run them again.",
+        "benchmarks/configs/autocf_bpr_defaults.yaml to run them again; rows with loss_type "
+        "softmax and no history_dropout (in budget or label) ran history_dropout 0 (the default "
+        "before 2026-12-04): add benchmarks/configs/autocf_softmax_defaults.yaml.",
         "explicit": "configs/explicit.yaml (rating regression: MSE loss, random 8:1:1, labeled "
         "evaluation, RMSE and MAE on ratings normalised to [0, 1]: x 4 = stars; FM and NeuMF "
         "keep their own loss on the scaled ratings), valid_metric RMSE; early stopping on "

@@ -9,7 +9,12 @@ import torch
 from conftest import ROOT, autocf_search_config, mean_predictor_rmse, tiny_config
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
-from recbole_automl.model.general_recommender.autocf import PRESETS, SPACE, AutoCF
+from recbole_automl.model.general_recommender.autocf import (
+    PRESETS,
+    SPACE,
+    AutoCF,
+    history_dropout,
+)
 from recbole_automl.model.layers import HistoryEncoder
 from recbole_automl.quick_start import train_and_test
 from recbole_automl.search import Journal
@@ -191,6 +196,20 @@ def test_a_model_with_history_dropout_draws_its_entries_once_a_step_from_the_see
     encoders = [m.branches[0].user.lookup for m in losses]
     assert encoders[0].dropout == 0.3 and encoders[0].salt == encoders[1].salt != 0
     assert torch.equal(encoders[0].embedding.weight, encoders[1].embedding.weight)
+
+
+@pytest.mark.parametrize(
+    "loss_type, given, expected",
+    [("softmax", None, 0.5), ("BPR", None, 0.0), ("CE", None, 0.0), ("softmax", 0.0, 0.0),
+     ("BPR", 0.25, 0.25)],
+)  # fmt: skip
+def test_history_dropout_defaults_to_one_half_under_the_softmax_loss_only(
+    loss_type, given, expected
+):
+    config = Config(model="AutoCF", config_dict=tiny_config(loss_type=loss_type))
+    assert config["history_dropout"] is None  # the shipped default: ~
+    config["history_dropout"] = given
+    assert history_dropout(config) == expected
 
 
 @pytest.mark.parametrize("architecture", ["DELF", "NeuMF", "MF", "CMF"])

@@ -185,6 +185,19 @@ class ItemItem(nn.Module):
         return scores
 
 
+SOFTMAX_HISTORY_DROPOUT = 0.5  # history_dropout ~ under softmax (see AutoCF.yaml)
+
+
+def history_dropout(config):
+    """``history_dropout``, or (``~``) 0.5 under ``loss_type: softmax`` and 0 otherwise:
+    the share measured with the softmax loss (benchmarks/results/ml-100k-autocf-diagnosis.md
+    and ml-100k-general.md), not with the others."""
+    dropout = config["history_dropout"]
+    if dropout is None:
+        return SOFTMAX_HISTORY_DROPOUT if config["loss_type"] == "softmax" else 0.0
+    return float(dropout)
+
+
 def item_item_error(n_items, limit, key="item_item"):
     """Why an item-item term of ``n_items`` is refused."""
     gib = n_items**2 * 4 * 3 / 2**30  # the weights and Adam's two moments, float32
@@ -209,7 +222,7 @@ class AutoCF(PairScoringRecommender):
         self.architecture = parse_architecture(config["architecture"] or "MF")
         matrix = dataset.inter_matrix(form="csr")
         alpha = config["history_alpha"]  # history rows are scaled by |row| ** -alpha
-        self.history_dropout = config["history_dropout"] or 0.0  # entries left out in training
+        self.history_dropout = history_dropout(config)  # entries left out in training
         self.branches = nn.ModuleList(
             Branch(spec, self.n_users, self.n_items, matrix, self.embedding_size, alpha,
                    self.history_dropout)  # fmt: skip
