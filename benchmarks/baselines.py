@@ -24,6 +24,7 @@ Example:
 import argparse
 import json
 import os
+import re
 import resource
 import sys
 import time
@@ -337,6 +338,9 @@ def main():
     if args.run_one:
         row, seed = args.run_one[0], int(args.run_one[1])
         model = model_of(row)
+        # Each row's searches in a folder of their own: a killed run resumes its own search,
+        # and a row never resumes another row's (a timing row would time nothing).
+        config_dict["checkpoint_dir"] = os.path.join("saved", re.sub(r"\W+", "-", row))
         if model == MODEL_SEARCH:
             config_dict["search_task"] = args.task
         if model in caps:
