@@ -38,10 +38,10 @@ FOUND = [{"user": "history-MAT", "item": "history-MAT", "interaction": "multiply
           "prediction": "SUM"}]  # fmt: skip
 NEGATIVES = {"distribution": "uniform", "sample_num": 4, "alpha": 1.0, "dynamic": False,
              "candidate_num": 0}  # fmt: skip
-# loss_type BPR, history_dropout 0: AutoCF's defaults when the first variants ran (pinned;
-# a variant sets its own).
+# loss_type BPR, history_dropout 0, RecBole's batches of pairs: AutoCF's defaults when the first
+# variants ran (pinned; a variant sets its own).
 BASE = {"architecture": FOUND, "epochs": 40, "stopping_step": 5, "eval_step": 1,
-        "loss_type": "BPR", "history_dropout": 0.0}  # fmt: skip
+        "loss_type": "BPR", "history_dropout": 0.0, "softmax_user_chunk": None}  # fmt: skip
 VARIANTS = {
     "found architecture, defaults (BPR, 1 negative, embedding 64)": {},
     "embedding_size 256": {"embedding_size": 256},
@@ -79,6 +79,17 @@ VARIANTS = {
     },  # fmt: skip
     "softmax, history_dropout 0.25": {"loss_type": "softmax", "history_dropout": 0.25},
     "softmax, history_dropout 0.5": {"loss_type": "softmax", "history_dropout": 0.5},
+    # Batches of whole users (the records of 2026-12-04 16:02 ran a first version: batches
+    # of a fixed number of whole users; this one cuts the shuffled users at the batch size).
+    "softmax, history_dropout 0.5, user batches": {
+        "loss_type": "softmax", "history_dropout": 0.5, "softmax_user_chunk": 10**9,
+    },
+    "softmax, history_dropout 0.5, user chunks of 8": {
+        "loss_type": "softmax", "history_dropout": 0.5, "softmax_user_chunk": 8,
+    },
+    "softmax, history_dropout 0.5, user chunks of 32": {
+        "loss_type": "softmax", "history_dropout": 0.5, "softmax_user_chunk": 32,
+    },
     "item_item, softmax, history_dropout 0.5": {
         "item_item": True, "loss_type": "softmax", "history_dropout": 0.5,
     },  # fmt: skip

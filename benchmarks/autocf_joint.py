@@ -59,9 +59,10 @@ DEEP_ASHA = {"search_scheduler": "asha", "search_epochs": 30, "search_eval_step"
 # The defaults the protocols above SOFTMAX ran with (BPR, presets with NeuMF): pinned.
 BPR_DEFAULTS = {"loss_type": "BPR", "search_presets": ["MF", "FISM", "NeuMF", "SVD++"]}
 # The softmax over all items: its space is the row-scored architectures (multiply, SUM/VEC);
-# history_dropout 0: the default when these protocols ran (before 2026-12-04), pinned.
+# history_dropout 0 and RecBole's batches of pairs: the defaults when these protocols ran (before
+# 2026-12-04), pinned.
 SOFTMAX = {"loss_type": "softmax", "search_presets": ["MF", "FISM", "DMF", "SVD++"],
-           "history_dropout": 0.0}  # fmt: skip
+           "history_dropout": 0.0, "softmax_user_chunk": None}  # fmt: skip
 SOFTMAX_JOINT = os.path.join(HERE, "configs", "autocf_softmax_joint.yaml")
 # protocol -> (config files on top of implicit.yaml, keys)
 PROTOCOLS = {

@@ -144,6 +144,8 @@ def protocol_of(config):
         protocol["loss_type"] = config["loss_type"]
         if history_dropout(config):
             protocol["history_dropout"] = history_dropout(config)
+        if config["loss_type"] == "softmax" and config["softmax_user_chunk"]:
+            protocol["softmax_user_chunk"] = config["softmax_user_chunk"]
     return protocol
 
 
@@ -359,7 +361,9 @@ def main():
         "BPR, 40 candidates, presets MF, FISM, NeuMF, SVD++): add --config_files "
         "benchmarks/configs/autocf_bpr_defaults.yaml to run them again; rows with loss_type "
         "softmax and no history_dropout (in budget or label) ran history_dropout 0 (the default "
-        "before 2026-12-04): add benchmarks/configs/autocf_softmax_defaults.yaml.",
+        "before 2026-12-04): add benchmarks/configs/autocf_softmax_defaults.yaml; rows with "
+        "loss_type softmax and no softmax_user_chunk ran RecBole's batches of shuffled pairs "
+        "(the configs above pin it).",
         "explicit": "configs/explicit.yaml (rating regression: MSE loss, random 8:1:1, labeled "
         "evaluation, RMSE and MAE on ratings normalised to [0, 1]: x 4 = stars; FM and NeuMF "
         "keep their own loss on the scaled ratings), valid_metric RMSE; early stopping on "

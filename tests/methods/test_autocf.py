@@ -657,3 +657,75 @@ def test_an_item_item_term_over_too_many_items_is_refused_and_left_out_of_a_sear
     config["search_hyper_space"] = {"item_item": {"choice": [True]}}
     with pytest.raises(ConfigError, match=r"'search_hyper_space': an item-item term"):
         search_space(config, 6)
+
+
+def _batches_users(monkeypatch, **keys):
+    """The users of each training batch of one epoch of AutoCF on the tiny data."""
+    seen, calculate_loss = [], AutoCF.calculate_loss
+
+    def recording(model, interaction):
+        seen.append(set(interaction["user_id"].tolist()))
+        return calculate_loss(model, interaction)
+
+    monkeypatch.setattr(AutoCF, "calculate_loss", recording)
+    train_and_test(Config(model="AutoCF", config_dict=tiny_config(train_batch_size=64, **keys)))
+    return seen
+
+
+def _shared(batches):
+    """Whether two batches of ``batches`` (sets of users) share a user."""
+    return any(a & b for i, a in enumerate(batches) for b in batches[:i])
+
+
+def test_softmax_user_chunks_keep_a_users_pairs_together_and_pairs_batches_do_not(monkeypatch):
+    keys = {"architecture": "FISM", "loss_type": "softmax"}
+    whole = _batches_users(monkeypatch, softmax_user_chunk=10**6, **keys)
+    # whole users cut at the batch size: a user shares a batch with the next at most once
+    assert len(whole) > 2 and sum(len(a & b) for a, b in zip(whole, whole[1:])) < len(whole)
+    assert not any(a & b for i, a in enumerate(whole) for b in whole[: max(0, i - 1)])
+    assert _shared(_batches_users(monkeypatch, softmax_user_chunk=None, **keys))  # RecBole's
+    bpr = _batches_users(monkeypatch, softmax_user_chunk=2, architecture="FISM", loss_type="BPR")
+    assert _shared(bpr)  # the key is the softmax's only
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 10**6])
+def test_a_user_chunk_epoch_is_every_pair_once_in_chunks_drawn_from_the_seed(chunk):
+    from recbole.data import create_dataset, data_preparation
+
+    from recbole_automl.trainer.autocf_trainer import UserChunkLoader
+
+    def epochs(seed):
+        config = Config(model="AutoCF", config_dict=tiny_config(seed=seed, train_batch_size=64))
+        init_seed(config["seed"], config["reproducibility"])
+        train_data, _, _ = data_preparation(config, create_dataset(config))
+        return train_data, [UserChunkLoader(train_data, chunk).batches for _ in range(2)]
+
+    def runs(users, order):  # lengths of the runs of one user along the epoch's order
+        change = np.flatnonzero(np.diff(users[order])) + 1
+        return np.diff(np.concatenate([[0], change, [len(order)]]))
+
+    train_data, (first, second) = epochs(7)
+    users = train_data._dataset.inter_feat["user_id"].numpy()
+    counts = np.bincount(users)
+    for epoch in (first, second):
+        order = np.concatenate(epoch)
+        assert sorted(order.tolist()) == list(range(len(users)))  # every pair, once
+        assert [len(b) for b in epoch[:-1]] == [64] * (len(epoch) - 1)  # RecBole's batches
+        # each chunk (a user's `chunk` pairs, the last fewer) is one run of the order; two
+        # chunks of a user may meet by chance, so there are at most as many runs as chunks
+        chunks = np.ceil(counts[counts > 0] / chunk).sum()
+        assert 0.8 * chunks <= len(runs(users, order)) <= chunks
+    loader = UserChunkLoader(train_data, chunk)  # RecBole's collate_fn of its indices
+    batch = next(iter(loader))
+    assert batch["user_id"].tolist() == users[loader.batches[0]].tolist()
+    assert "neg_item_id" in batch.interaction.keys()  # the loader's negatives (BPR's)
+    assert [b.tolist() for b in first] != [b.tolist() for b in second]  # reshuffled
+    same = epochs(7)[1][0]
+    assert [b.tolist() for b in same] == [b.tolist() for b in first]  # the seed's order
+    assert [b.tolist() for b in epochs(8)[1][0]] != [b.tolist() for b in first]
+
+
+@pytest.mark.parametrize("value", [0, "users"])
+def test_a_bad_softmax_user_chunk_names_the_key(value):
+    with pytest.raises(ConfigError, match="softmax_user_chunk"):
+        Config(model="AutoCF", config_dict=tiny_config(softmax_user_chunk=value))

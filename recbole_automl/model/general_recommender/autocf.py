@@ -223,6 +223,9 @@ class AutoCF(PairScoringRecommender):
         matrix = dataset.inter_matrix(form="csr")
         alpha = config["history_alpha"]  # history rows are scaled by |row| ** -alpha
         self.history_dropout = history_dropout(config)  # entries left out in training
+        # softmax: batches of chunks of one user's pairs (AutoCFTrainer's UserBatches)
+        chunk = config["softmax_user_chunk"] if self.loss_type == "softmax" else None
+        self.user_chunk = None if chunk is None else int(chunk)
         self.branches = nn.ModuleList(
             Branch(spec, self.n_users, self.n_items, matrix, self.embedding_size, alpha,
                    self.history_dropout)  # fmt: skip
