@@ -88,7 +88,8 @@ class UserChunkLoader:
         _, chunk_of = torch.unique(grouped * (piece.max() + 1) + piece, return_inverse=True)
         rank = torch.randperm(int(chunk_of.max()) + 1, generator=loader.generator)[chunk_of]
         self.loader = loader
-        self.batches = [b.numpy() for b in order[torch.argsort(rank, stable=True)].split(loader.step)]
+        epoch = order[torch.argsort(rank, stable=True)]
+        self.batches = [batch.numpy() for batch in epoch.split(loader.step)]
 
     def __len__(self):
         return len(self.batches)
