@@ -57,6 +57,7 @@ LATER_KEYS = {
     "search_hyper_space": None, "item_item": False, "search_data_fraction": 1.0,
     "item_item_max_items": 10000, "arsp_fidelity": False, "search_task": "general",
     "search_models": None, "asha_bracket_key": None, "asha_extrapolation": 0.0,
+    "item_history_max_interactions": 200000, "softmax_user_chunk": None,
 }  # fmt: skip
 
 

@@ -31,6 +31,7 @@ from recbole_automl.model.general_recommender.autocf import (
     ROW_SCORED,
     SPACE,
     AutoCF,
+    item_history,
     item_item_error,
     row_scored,
 )
@@ -117,8 +118,9 @@ class AutoCFTrainer(FusedAdam, UserBatches, SearchingTrainer):
     def search(self, train_data, valid_data, show_progress=False):
         """Run the architecture search; return the best :class:`~recbole_automl.search.Trial`."""
         config, folder = self.config, self.search_dir
-        space = search_space(config, train_data._dataset.item_num, self.logger)
-        presets = preset_points(config, space)
+        dataset = train_data._dataset
+        space = search_space(config, dataset.item_num, len(dataset), self.logger)
+        presets = preset_points(config, space, len(dataset), self.logger)
         screening = sample_users(config, train_data, valid_data, config["search_data_fraction"])
         trials, best = run_configured_search(
             config, "AutoCF search", CandidateObjective(config, *screening), space,
@@ -151,17 +153,26 @@ class AutoCFTrainer(FusedAdam, UserBatches, SearchingTrainer):
                 "folder": self.search_dir}  # fmt: skip
 
 
-def search_space(config, n_items=0, logger=None):
+def search_space(config, n_items=0, n_interactions=0, logger=None):
     """The architectures of ``search_max_branches`` branches, joint with
     ``search_hyper_space`` when it is set (then a point is a dict of config keys); with an
     ``architecture`` given, that space alone (the architecture's hyper-parameters). Above
-    ``item_item_max_items`` items, ``item_item: True`` is left out of the space. When a
-    candidate may train with ``loss_type: softmax``, the architectures are those whose
-    every-item scores are one matrix product (:data:`ROW_SCORED`)."""
+    ``item_item_max_items`` items, ``item_item: True`` is left out of the space; above
+    ``item_history_max_interactions`` training interactions, the item-side history
+    encodings. When a candidate may train with ``loss_type: softmax``, the architectures are
+    those whose every-item scores are one matrix product (:data:`ROW_SCORED`)."""
     hyper = (
         parse_hyper_space(config, "search_hyper_space") if config["search_hyper_space"] else None
     )
     stages = ROW_SCORED if "softmax" in loss_types(config, hyper) else SPACE
+    if n_interactions > config["item_history_max_interactions"]:
+        stages = {**stages, "item": [e for e in stages["item"] if not e.startswith("history")]}
+        if logger is not None:
+            logger.warning(
+                f"item-side history encodings left out of the search: {n_interactions:,} "
+                f"training interactions > item_history_max_interactions "
+                f"({config['item_history_max_interactions']:,})"
+            )
     architectures = BranchSpace(CategoricalSpace(stages), config["search_max_branches"])
     if hyper is None:
         return architectures  # a point is the architecture (journals before the joint space)
@@ -192,14 +203,20 @@ def loss_types(config, hyper=None):
     return {config["loss_type"]}
 
 
-def preset_points(config, space):
+def preset_points(config, space, n_interactions=0, logger=None):
     """The points of ``search_presets``: each preset's architecture, with the joint
-    space's other keys as ``config`` sets them (the model a user gets without search)."""
+    space's other keys as ``config`` sets them (the model a user gets without search);
+    above ``item_history_max_interactions``, those with an item-side history are left out."""
     points = {}
     if config["architecture"] is not None:
         return points  # the architecture is given: no other to compare with
     softmax = "softmax" in loss_types(config, getattr(space, "hyper", None))
     for name in config["search_presets"] or []:
+        too_large = n_interactions > config["item_history_max_interactions"]
+        if too_large and item_history(PRESETS[name]):
+            if logger is not None:
+                logger.warning(f"preset {name} left out: its items encode their history")
+            continue
         if softmax and not row_scored(PRESETS[name]):
             allowed = [preset for preset in PRESETS if row_scored(PRESETS[preset])]
             raise ConfigError(

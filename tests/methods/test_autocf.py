@@ -729,3 +729,24 @@ def test_a_user_chunk_epoch_is_every_pair_once_in_chunks_drawn_from_the_seed(chu
 def test_a_bad_softmax_user_chunk_names_the_key(value):
     with pytest.raises(ConfigError, match="softmax_user_chunk"):
         Config(model="AutoCF", config_dict=tiny_config(softmax_user_chunk=value))
+
+
+def test_item_history_encodings_over_too_many_interactions_are_refused_and_left_out(
+    isolated_run,
+):
+    small = {"item_history_max_interactions": 10}
+    with pytest.raises(ConfigError, match=r"'architecture': an item-side history encoding"):
+        run_recbole_automl(model="AutoCF", config_dict=tiny_config(architecture="DMF", **small))
+    # an ID item side trains whatever the size
+    run_recbole_automl(model="AutoCF", config_dict=tiny_config(architecture="FISM", **small))
+    result = run_recbole_automl(
+        model="AutoCF",
+        config_dict=autocf_search_config(
+            item_history_max_interactions=10, search_trials=6, search_presets=["MF", "DMF"]
+        ),
+    )
+    (search_dir,) = (isolated_run / "saved" / "search").glob("AutoCF-*")
+    points = [trial.point for trial in Journal(search_dir / "journal.jsonl").load()]
+    assert len(points) == 6 and points[0] == PRESETS["MF"]  # DMF left out of the presets
+    assert all(branch["item"].startswith("ID") for point in points for branch in point)
+    assert [row["model"] for row in result["search"]["comparison"]] == ["found", "MF"]

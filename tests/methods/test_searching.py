@@ -13,7 +13,7 @@ def _config(**overrides):
 
 def test_keys_added_later_leave_an_older_search_its_folder():
     # At the values that searched as before them, they are left out of the run key.
-    config = _config(**{k: v for k, v in LATER_KEYS.items() if v is not None})
+    config = _config(**LATER_KEYS)
     before = {k: v for k, v in config.final_config_dict.items() if k not in LATER_KEYS}
     expected = run_key({**before, "_extra": None}, RUN_KEY_IGNORES)
     assert search_folder(config, "AutoCF-tiny").endswith(expected)

@@ -208,6 +208,22 @@ def item_item_error(n_items, limit, key="item_item"):
     )
 
 
+def item_history_error(n_interactions, limit, key="architecture"):
+    """Why an item-side history encoding over ``n_interactions`` is refused."""
+    return (
+        f"Config key '{key}': an item-side history encoding (an item's users) is recomputed "
+        f"over every training interaction in each step ({n_interactions:,} here, above "
+        f"item_history_max_interactions, {limit:,}): an epoch costs interactions^2 / "
+        f"train_batch_size; use an ID item side (ID-MAT, ID-MLP), or raise "
+        f"item_history_max_interactions."
+    )
+
+
+def item_history(branches):
+    """Whether a branch of ``branches`` encodes items by their history (their users)."""
+    return any(branch["item"].startswith("history") for branch in branches)
+
+
 class AutoCF(PairScoringRecommender):
     """A CF model assembled from the AutoCF search space (see the module docstring).
 
@@ -222,6 +238,9 @@ class AutoCF(PairScoringRecommender):
         self.architecture = parse_architecture(config["architecture"] or "MF")
         matrix = dataset.inter_matrix(form="csr")
         alpha = config["history_alpha"]  # history rows are scaled by |row| ** -alpha
+        limit = config["item_history_max_interactions"]
+        if item_history(self.architecture) and matrix.nnz > limit:
+            raise ConfigError(item_history_error(matrix.nnz, limit))
         self.history_dropout = history_dropout(config)  # entries left out in training
         # softmax: batches of chunks of one user's pairs (AutoCFTrainer's UserBatches)
         chunk = config["softmax_user_chunk"] if self.loss_type == "softmax" else None
