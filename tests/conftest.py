@@ -28,6 +28,7 @@ def tiny_config(**overrides):
         "state": "ERROR",
         "use_gpu": False,
         "seed": 7,
+        "search_workers": 1,  # searches run serially here unless a test says otherwise
     }
     config.update(overrides)
     return config
