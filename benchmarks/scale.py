@@ -11,8 +11,9 @@ The data is written outside the repository (``--out``): it is generated, not shi
 
 ``time`` trains, on such a dataset (``--data_path``, ``--dataset``), one candidate of each
 input encoding (the same encoding on both sides, multiply, SUM; plus the item-item term)
-for one epoch and validates it once (full ranking), each in its own process, and records
-the seconds and the peak resident memory. Writes ``results/scale.md`` from
+under ``--loss_type`` (BPR, the first records' loss, or softmax, AutoCF's default since
+2026-12-03) for one epoch and validates it once (full ranking), each in its own process,
+and records the seconds and the peak resident memory. Writes ``results/scale.md`` from
 ``results/raw/scale.jsonl``.
 
     python benchmarks/scale.py generate --fit /data/ml-1m/ml-1m.inter --out /tmp/synth \\
@@ -97,7 +98,7 @@ def architecture(encoding):
     return [branch], encoding.endswith("item_item")
 
 
-def time_one(data_path, dataset, encoding, seed):
+def time_one(data_path, dataset, encoding, seed, loss_type="BPR"):
     """One epoch and one validation of ``encoding`` in this process; print the record."""
     from recbole.data import create_dataset, data_preparation
 
@@ -111,13 +112,13 @@ def time_one(data_path, dataset, encoding, seed):
         model="AutoCF", dataset=dataset, read_cmd_line=False,
         config_file_list=[os.path.join(HERE, "configs", "implicit.yaml")],
         config_dict={"data_path": data_path, "architecture": branches, "item_item": item_item,
-                     "loss_type": "BPR",  # AutoCF's default when its records were made
+                     "loss_type": loss_type,  # BPR: AutoCF's default when the first ran
                      "seed": seed, "use_gpu": False, "show_progress": False, "state": "ERROR"},
     )  # fmt: skip
     init_seed(seed, config["reproducibility"])
     dataset_ = create_dataset(config)
     train_data, valid_data, _ = data_preparation(config, dataset_)
-    record = {"dataset": dataset, "encoding": encoding, "seed": seed,
+    record = {"dataset": dataset, "encoding": encoding, "seed": seed, "loss_type": loss_type,
               "users": dataset_.user_num - 1, "items": dataset_.item_num - 1,
               "interactions": len(dataset_)}  # fmt: skip
     try:
@@ -149,19 +150,20 @@ def write_table(records):
         __doc__.split("\n\n")[2].replace("\n", " "),
         "",
         *reproduce_lines(records),
-        "| dataset | users | items | interactions | encoding | epoch s | validation s | "
+        "| dataset | users | items | interactions | loss | encoding | epoch s | validation s | "
         "peak MiB | params |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
+        loss = r.get("loss_type", "BPR")  # the first records: BPR, AutoCF's default then
         if "refused" in r:
             lines.append(f"| {r['dataset']} | {r['users']:,} | {r['items']:,} | "
-                         f"{r['interactions']:,} | {r['encoding']} | refused: "
+                         f"{r['interactions']:,} | {loss} | {r['encoding']} | refused: "
                          f"{r['refused']} | - | - | - |")  # fmt: skip
             continue
         lines.append(
             f"| {r['dataset']} | {r['users']:,} | {r['items']:,} | {r['interactions']:,} | "
-            f"{r['encoding']} | {r['epoch_s']} | {r['valid_s']} | {r['peak_mib']:,} | "
+            f"{loss} | {r['encoding']} | {r['epoch_s']} | {r['valid_s']} | {r['peak_mib']:,} | "
             f"{r['params']:,} |"
         )
     return write_lines("scale.md", lines + [""])
@@ -183,6 +185,7 @@ def main():
     timing.add_argument("--dataset", required=True)
     timing.add_argument("--encodings", nargs="+", default=ENCODINGS, choices=ENCODINGS)
     timing.add_argument("--seed", type=int, default=2020)
+    timing.add_argument("--loss_type", choices=["BPR", "softmax"], default="BPR")
     timing.add_argument("--run-one", help=argparse.SUPPRESS)
     sub.add_parser("table")
     args = parser.parse_args()
@@ -194,15 +197,16 @@ def main():
         print(f"{path}: {len(pairs):,} interactions, {args.users:,} users, {args.items:,} items")
         return
     if args.command == "time" and args.run_one:
-        time_one(args.data_path, args.dataset, args.run_one, args.seed)
+        time_one(args.data_path, args.dataset, args.run_one, args.seed, args.loss_type)
         return
     if args.command == "time":
         import subprocess
 
-        done = {(r["dataset"], r["encoding"]) for r in load_records(RECORDS)}
+        done = {(r["dataset"], r["encoding"], r.get("loss_type", "BPR"))
+                for r in load_records(RECORDS)}  # fmt: skip
         command = " ".join(["python benchmarks/scale.py", *sys.argv[1:]])
         for encoding in args.encodings:
-            if (args.dataset, encoding) in done:
+            if (args.dataset, encoding, args.loss_type) in done:
                 continue
             proc = subprocess.run(
                 [sys.executable, __file__, *sys.argv[1:], "--run-one", encoding],
