@@ -179,7 +179,7 @@ class PredictorStrategy(Strategy):
 
     def ask(self, n, rng, exclude):
         candidates = self._sample_unique(n + self.k2, rng, exclude)
-        if len(self.points) < 2:
+        if len(self.points) < 2 or not candidates:  # (none left: the space is exhausted)
             return candidates[:n]
         self._refit()
         with torch.no_grad():  # candidates at the highest fidelity

@@ -142,3 +142,16 @@ def test_failed_and_pruned_trials_are_recorded_and_the_search_goes_on(name, make
     assert all(t.epochs == 2 for t in trials if t.status == "pruned")
     best = best_trial(trials, bigger=True)
     assert best.scored and best.value == max(t.value for t in trials if t.scored)
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_a_budget_larger_than_the_space_ends_when_the_space_is_exhausted(name):
+    # (ARSP once crashed here: its predictor was asked to rank no candidates.)
+    small = {"categorical": lambda: CategoricalSpace({"a": [0, 1, 2], "b": ["p", "q"]}),
+             "hyper": lambda: HyperSpace.from_dict({"k": {"choice": ["u", "v", "w"]},
+                                                    "x": {"choice": [0.0, 1.0]}})}  # fmt: skip
+    make = small["hyper" if SPACES[name] == [hyper] else "categorical"]
+    trials = search(name, make, 20)
+    assert sorted(point_key(t.point) for t in trials) == sorted(
+        {point_key(t.point) for t in trials}
+    ) and len(trials) == 6  # every point once, then the loop stops
