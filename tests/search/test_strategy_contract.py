@@ -152,6 +152,7 @@ def test_a_budget_larger_than_the_space_ends_when_the_space_is_exhausted(name):
                                                     "x": {"choice": [0.0, 1.0]}})}  # fmt: skip
     make = small["hyper" if SPACES[name] == [hyper] else "categorical"]
     trials = search(name, make, 20)
-    assert sorted(point_key(t.point) for t in trials) == sorted(
-        {point_key(t.point) for t in trials}
-    ) and len(trials) == 6  # every point once, then the loop stops
+    assert (
+        sorted(point_key(t.point) for t in trials) == sorted({point_key(t.point) for t in trials})
+        and len(trials) == 6
+    )  # every point once, then the loop stops
