@@ -32,6 +32,7 @@ from recbole_automl.model.general_recommender.autocf import (
     SPACE,
     AutoCF,
     item_history,
+    item_history_too_costly,
     item_item_error,
     row_scored,
 )
@@ -56,7 +57,7 @@ class FusedAdam:
         return optimizer
 
 
-class UserBatches:
+class UserChunks:
     """A RecBole ``Trainer`` mixin: for a model with ``user_chunk`` (AutoCF under
     ``loss_type: softmax``, its ``softmax_user_chunk``) each epoch's batches are made of
     chunks of that many training pairs of one user (:class:`UserChunkLoader`); the pairs of
@@ -99,11 +100,11 @@ class UserChunkLoader:
         return (self.loader.collate_fn(index) for index in self.batches)
 
 
-class CandidateTrainer(FusedAdam, UserBatches, Trainer):
+class CandidateTrainer(FusedAdam, UserChunks, Trainer):
     """RecBole's ``Trainer`` for one candidate."""
 
 
-class AutoCFTrainer(FusedAdam, UserBatches, SearchingTrainer):
+class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
     """RecBole ``Trainer`` for :class:`AutoCF`; searches the architecture when it is ``~``
     (with ``search_hyper_space``, jointly with those keys; a given architecture then has
     its hyper-parameters searched)."""
@@ -165,7 +166,7 @@ def search_space(config, n_items=0, n_interactions=0, logger=None):
         parse_hyper_space(config, "search_hyper_space") if config["search_hyper_space"] else None
     )
     stages = ROW_SCORED if "softmax" in loss_types(config, hyper) else SPACE
-    if n_interactions > config["item_history_max_interactions"]:
+    if item_history_too_costly(config, n_interactions):
         stages = {**stages, "item": [e for e in stages["item"] if not e.startswith("history")]}
         if logger is not None:
             logger.warning(
@@ -211,9 +212,9 @@ def preset_points(config, space, n_interactions=0, logger=None):
     if config["architecture"] is not None:
         return points  # the architecture is given: no other to compare with
     softmax = "softmax" in loss_types(config, getattr(space, "hyper", None))
+    too_costly = item_history_too_costly(config, n_interactions)
     for name in config["search_presets"] or []:
-        too_large = n_interactions > config["item_history_max_interactions"]
-        if too_large and item_history(PRESETS[name]):
+        if too_costly and item_history(PRESETS[name]):
             if logger is not None:
                 logger.warning(f"preset {name} left out: its items encode their history")
             continue

@@ -224,6 +224,12 @@ def item_history(branches):
     return any(branch["item"].startswith("history") for branch in branches)
 
 
+def item_history_too_costly(config, n_interactions):
+    """Whether ``n_interactions`` training interactions exceed
+    ``item_history_max_interactions`` (an item-side history is then refused / left out)."""
+    return n_interactions > config["item_history_max_interactions"]
+
+
 class AutoCF(PairScoringRecommender):
     """A CF model assembled from the AutoCF search space (see the module docstring).
 
@@ -238,11 +244,11 @@ class AutoCF(PairScoringRecommender):
         self.architecture = parse_architecture(config["architecture"] or "MF")
         matrix = dataset.inter_matrix(form="csr")
         alpha = config["history_alpha"]  # history rows are scaled by |row| ** -alpha
-        limit = config["item_history_max_interactions"]
-        if item_history(self.architecture) and matrix.nnz > limit:
-            raise ConfigError(item_history_error(matrix.nnz, limit))
+        if item_history(self.architecture) and item_history_too_costly(config, len(dataset)):
+            limit = config["item_history_max_interactions"]
+            raise ConfigError(item_history_error(len(dataset), limit))
         self.history_dropout = history_dropout(config)  # entries left out in training
-        # softmax: batches of chunks of one user's pairs (AutoCFTrainer's UserBatches)
+        # softmax: batches of chunks of one user's pairs (AutoCFTrainer's UserChunks)
         chunk = config["softmax_user_chunk"] if self.loss_type == "softmax" else None
         self.user_chunk = None if chunk is None else int(chunk)
         self.branches = nn.ModuleList(
