@@ -4,11 +4,15 @@ Subcommands:
     tabulate  Train every single-branch architecture of AutoCF's space once with the
               search's short budget (``--search_epochs``) and record it in a journal
               (resumable: rerun to continue). ``--task implicit`` ranks by NDCG@10,
-              ``--task explicit`` regresses ratings (RMSE).
+              ``--task explicit`` regresses ratings (RMSE). ``--task joint`` draws
+              ``--trials`` random points of the joint space (architecture x
+              hyper-parameters, ``configs/autocf_joint_table.yaml``) instead, trained on
+              ``--data_fraction`` of the users (a low fidelity).
     compare   Replay ARSP and random search on that table for many seeds: every
-              strategy sees the same recorded validation score for an architecture, so
-              the comparison is about which architectures each one chooses to train.
-              Writes ``results/ml-100k-autocf-strategies.md`` and its PNG.
+              strategy sees the same recorded validation score for a point, so
+              the comparison is about which points each one chooses to train.
+              Writes ``results/ml-100k-autocf-strategies.md`` (``--task joint``:
+              ``ml-100k-autocf-strategies-joint.md``) and its PNG.
     space     The best architectures for implicit vs explicit feedback side by side:
               ``results/ml-100k-autocf-space.md``.
     workers   The same search with 1 and N worker processes: wall time, and whether
@@ -49,6 +53,7 @@ from recbole_automl.search import (  # noqa: E402
     Journal,
     PredictorStrategy,
     RandomStrategy,
+    Space,
     TrialOutcome,
     best_so_far,
     point_key,
@@ -64,51 +69,78 @@ TASKS = {
         "config": {},
         "bigger": False,
     },
+    # AutoCF's defaults (softmax) with the joint space of issue 16's benchmark 5.
+    "joint": {
+        "config_files": [os.path.join(HERE, "configs", "autocf_joint_table.yaml")],
+        "config": {"valid_metric": "NDCG@10"},
+        "bigger": True,
+    },
 }
 
 
-def table_dir(task, epochs):
-    return os.path.join(RESULTS, "raw", f"ml-100k-autocf-table-{task}-e{epochs}")
+def table_dir(task, epochs, fraction=1.0):
+    name = f"ml-100k-autocf-table-{task}-e{epochs}"
+    return os.path.join(RESULTS, "raw", name if fraction == 1.0 else f"{name}-f{fraction}")
 
 
 def tabulate(args):
     from recbole_automl import run_recbole_automl
 
-    size = len(CategoricalSpace(SPACE))
     task = TASKS[args.task]
     config = {
         **task["config"],
         "search_strategy": "grid",
-        "search_trials": args.limit or size,
+        "search_trials": args.limit or len(CategoricalSpace(SPACE)),
         "search_time": None,
         "search_epochs": args.search_epochs,
         "search_dir": table_dir(args.task, args.search_epochs),
         "seed": args.seed,
         "show_progress": False,
     }
+    if args.task == "joint":  # random points of an unbounded space, at a low fidelity
+        config.update(
+            search_strategy="random", search_trials=args.trials,
+            search_data_fraction=args.data_fraction, search_workers=args.workers,
+            search_dir=table_dir("joint", args.search_epochs, args.data_fraction),
+            epochs=1,  # the found point's retraining is not part of the table
+        )  # fmt: skip
     os.chdir(os.path.join(HERE, ".work"))
     run_recbole_automl("AutoCF", "ml-100k", task["config_files"], config)
 
 
-def load_table(task, epochs):
-    trials = Journal(os.path.join(table_dir(task, epochs), "journal.jsonl")).load()
+def load_table(task, epochs, fraction=1.0):
+    trials = Journal(os.path.join(table_dir(task, epochs, fraction), "journal.jsonl")).load()
     return {point_key(t.point): t for t in trials}
 
 
-class TabulatedSpace(BranchSpace):
-    """AutoCF's single-branch space restricted to the architectures of a table."""
+class TabulatedSpace(Space):
+    """``space`` restricted to the points of a table (its encoding, their keys)."""
 
-    def __init__(self, points):
-        super().__init__(CategoricalSpace(SPACE), 1)
-        self.points = points
+    def __init__(self, space, points):
+        self.space, self.points = space, points
 
     def sample(self, rng):
         return self.points[rng.integers(len(self.points))]
 
+    def encode(self, point):
+        return self.space.encode(point)
 
-def replay(table, strategy_name, seed, trials, k1, k2, bigger):
-    """One search over the tabulated architectures only; returns its trials."""
-    space = TabulatedSpace([t.point for t in table.values()])
+
+def table_space(task):
+    """The space a table's points were drawn from (for the predictor's encoding)."""
+    if task != "joint":
+        return BranchSpace(CategoricalSpace(SPACE), 1)
+    from recbole_automl import Config
+    from recbole_automl.trainer.autocf_trainer import search_space
+
+    config = Config(model="AutoCF", dataset="ml-100k", read_cmd_line=False,
+                    config_file_list=TASKS["joint"]["config_files"])  # fmt: skip
+    return search_space(config)
+
+
+def replay(table, strategy_name, seed, trials, k1, k2, bigger, space=None):
+    """One search over the tabulated points only; returns its trials."""
+    space = TabulatedSpace(space or table_space("implicit"), [t.point for t in table.values()])
     if strategy_name == "arsp":
         strategy = PredictorStrategy(space, k2=k2, seed=seed)
     else:
@@ -132,16 +164,19 @@ def _parse_settings(pairs):
 
 
 def compare(args):
-    table = load_table("implicit", args.search_epochs)
+    joint = args.task == "joint"
+    fraction = args.data_fraction if joint else 1.0
+    table = load_table(args.task, args.search_epochs, fraction)
     if not table:
-        sys.exit("no table: run 'tabulate --task implicit' first")
+        sys.exit(f"no table: run 'tabulate --task {args.task}' first")
+    space = table_space(args.task)
     settings = _parse_settings(args.arsp)
     runs = {"random": ("random", settings[0])}
     runs.update({f"ARSP K1={k1} K2={k2}": ("arsp", (k1, k2)) for k1, k2 in settings})
     curves = {
         label: np.array(
             [
-                best_so_far(replay(table, name, seed, args.trials, k1, k2, True), True)
+                best_so_far(replay(table, name, seed, args.trials, k1, k2, True, space), True)
                 for seed in range(args.seeds)
             ]
         )
@@ -149,24 +184,43 @@ def compare(args):
     }
     random_final = curves["random"][:, -1].mean()
     values = sorted((t.value for t in table.values() if t.complete), reverse=True)
-    _plot_curves(curves, os.path.join(TABLES, "ml-100k-autocf-strategies.png"))
+    name = "ml-100k-autocf-strategies" + ("-joint" if joint else "")
+    _plot_curves(curves, os.path.join(TABLES, f"{name}.png"))
     settings_arg = " ".join(args.arsp)
+    fidelity = f" --data_fraction {fraction}" if joint else ""
+    tabulate_args = f"--trials {len(table)} " if joint else ""
+    if joint:
+        what = [
+            f"Table: {len(table)} random points of AutoCF's joint space (the row-scored",
+            "single-branch architectures under softmax x embedding_size, learning_rate,",
+            "weight_decay, history_alpha: `benchmarks/configs/autocf_joint_table.yaml`), each",
+            f"trained once for {args.search_epochs} epochs on {fraction:.0%} of the users (a low",
+            "fidelity; seed 2020, valid NDCG@10 on those users).",
+        ]
+    else:
+        what = [
+            f"Table: {len(table)} single-branch architectures of AutoCF's space, each trained "
+            "once",
+            f"for {args.search_epochs} epochs (seed 2020, RecBole defaults, valid NDCG@10).",
+        ]
     lines = [
-        "# AutoCF search on ml-100k: ARSP vs random search",
+        "# AutoCF search on ml-100k: ARSP vs random search" + (" (joint space)" if joint else ""),
         "",
-        f"Table: {len(table)} single-branch architectures of AutoCF's space, each trained once",
-        f"for {args.search_epochs} epochs (seed 2020, RecBole defaults, valid NDCG@10); the best",
-        f"scores {values[0]:.4f}, the median {np.median(values):.4f}. Each strategy is replayed on",
+        *what,
+        f"The best scores {values[0]:.4f}, the median {np.median(values):.4f}; "
+        f"{len(table) - len(values)} failed. Each strategy is replayed on",
         f"this table for {args.seeds} seeds with a budget of {args.trials} candidates; a",
-        "candidate's score is the table's, so strategies differ only in what they choose.",
+        "candidate's score is the table's, so strategies differ only in what they choose;",
+        "every candidate costs the same epochs, so candidates are compute.",
         f"The first ARSP setting is the default. Date: {date.today().isoformat()}.",
         "",
         "Reproduce:",
         "",
-        f"    python benchmarks/autocf_search.py tabulate --task implicit "
-        f"--search_epochs {args.search_epochs}",
-        f"    python benchmarks/autocf_search.py compare --trials {args.trials} "
-        f"--seeds {args.seeds} --search_epochs {args.search_epochs} --arsp {settings_arg}",
+        f"    python benchmarks/autocf_search.py tabulate --task {args.task} {tabulate_args}"
+        f"--search_epochs {args.search_epochs}{fidelity}",
+        f"    python benchmarks/autocf_search.py compare --task {args.task} --trials {args.trials} "
+        f"--seeds {args.seeds} --search_epochs {args.search_epochs}{fidelity} "
+        f"--arsp {settings_arg}",
         "",
         "Best valid NDCG@10 after n candidates (mean ± std over seeds), and the candidates",
         f"needed until the mean reaches random search's final mean best ({random_final:.4f}):",
@@ -180,14 +234,14 @@ def compare(args):
         reached = np.flatnonzero(runs_.mean(axis=0) >= random_final - 1e-9)
         needed = str(int(reached[0]) + 1) if len(reached) else "not reached"
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {needed} |")
-    lines += ["", "![best so far](ml-100k-autocf-strategies.png)", ""]
-    with open(os.path.join(TABLES, "ml-100k-autocf-strategies.md"), "w") as f:
+    lines += ["", f"![best so far]({name}.png)", ""]
+    with open(os.path.join(TABLES, f"{name}.md"), "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))
 
 
 def _checkpoints(trials):
-    return sorted({5, 10, 20, 30, trials} & set(range(1, trials + 1)))
+    return sorted({5, 10, 20, 30, 50, trials} & set(range(1, trials + 1)))
 
 
 def _plot_curves(curves, path):
@@ -212,7 +266,7 @@ def _plot_curves(curves, path):
 
 
 def space_table(args):
-    tables = {task: load_table(task, args.search_epochs) for task in TASKS}
+    tables = {task: load_table(task, args.search_epochs) for task in ("implicit", "explicit")}
     common = set(tables["implicit"]) & set(tables["explicit"])
     ranks = {}
     for task, table in tables.items():
@@ -355,8 +409,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     tab = sub.add_parser("tabulate")
-    tab.add_argument("--task", choices=sorted(TASKS), default="implicit")
     tab.add_argument("--seed", type=int, default=2020)
+    tab.add_argument("--trials", type=int, default=1000, help="--task joint: points drawn")
+    tab.add_argument("--workers", type=int, default=1, help="--task joint: search_workers")
     tab.add_argument(
         "--limit", type=int, default=None, help="only the first N of the shuffled grid"
     )
@@ -375,6 +430,9 @@ def main():
     wrk.add_argument("--table", action="store_true", help="only rebuild the table")
     for p in (tab, cmp_, spc, wrk):
         p.add_argument("--search_epochs", type=int, default=5)
+    for p in (tab, cmp_):
+        p.add_argument("--task", choices=sorted(TASKS), default="implicit")
+        p.add_argument("--data_fraction", type=float, default=0.25, help="--task joint only")
     args = parser.parse_args()
     os.makedirs(os.path.join(HERE, ".work"), exist_ok=True)
     commands = {"tabulate": tabulate, "compare": compare, "space": space_table, "workers": workers}

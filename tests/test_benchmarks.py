@@ -54,6 +54,27 @@ def test_strategy_replay_uses_only_the_table_and_never_repeats(monkeypatch):
         assert all(t.value == table[point_key(t.point)].value for t in trials)
 
 
+def test_joint_strategy_replay_draws_table_points_with_their_hyper_parameters():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import autocf_search
+    import numpy as np
+
+    from recbole_automl.search import Trial, point_key
+
+    space = autocf_search.table_space("joint")
+    rng = np.random.default_rng(0)
+    points = [space.sample(rng) for _ in range(30)]
+    assert {"architecture", "embedding_size", "learning_rate"} <= set(points[0])
+    table = {
+        point_key(p): Trial(number=i, round=0, point=p, value=p["learning_rate"])
+        for i, p in enumerate(points)
+    }
+    for strategy in ("random", "arsp"):
+        trials = autocf_search.replay(table, strategy, 0, 20, 5, 10, True, space)
+        keys = [point_key(t.point) for t in trials]
+        assert len(keys) == 20 == len(set(keys)) and set(keys) <= set(table)
+
+
 def test_hyper_replay_predicts_a_live_tpe_asha_search(isolated_run):
     """The hyper-parameter benchmark replays strategies on a trained grid; a live search
     must train the same points for the same epochs to the same scores."""
@@ -196,8 +217,8 @@ REBUILD = {
     "scale.md": ["scale.py", "table"],
 }
 REPLAYED = {
-    "ml-100k-autocf-strategies.md", "ml-100k-hyper.md", "ml-100k-hyper-asha.md",
-    "ml-100k-hyper-asha-extrapolation.md",
+    "ml-100k-autocf-strategies.md", "ml-100k-autocf-strategies-joint.md", "ml-100k-hyper.md",
+    "ml-100k-hyper-asha.md", "ml-100k-hyper-asha-extrapolation.md",
 }  # fmt: skip
 
 
