@@ -5,7 +5,11 @@ Each training step (Chen et al., KDD 2019), in RecBole's training loop:
 1. the gradient of the training BPR loss without the penalty;
 2. the optimizer's next embeddings, simulated as a differentiable function of the
    coefficients: the penalty's gradient (a function of the coefficients) is added and the
-   step replayed (SGD; or Adam with its current moment estimates and step count);
+   step replayed as the optimizer takes it (SGD; or Adam with its current moment estimates
+   and step count, AMSGrad's maximum if set; the optimizer's ``weight_decay`` too). The
+   penalty there is the batch's rows divided by the batch size, as in the real step
+   (``lambda_simulated_penalty: batch``), or, as the original code does, ``2 lambda theta``
+   over every row of both tables (``tables``);
 3. the BPR loss of a validation batch at the simulated embeddings; one step of the
    coefficients only (Adam with AMSGrad, ``lambda_learning_rate``), clamped at zero;
 4. the real step: BPR plus the penalty with the new coefficients (RecBole's optimizer).
@@ -87,9 +91,12 @@ class LambdaOptBPRTrainer(OneShotTrainer):
         """Steps 1-3 above; returns the loss of step 4, which RecBole's loop steps on."""
         model, tables = self.model, self.model.embedding_parameters()
         grads = torch.autograd.grad(model.bpr_loss(interaction), tables)
-        penalty_grads = torch.autograd.grad(
-            model.penalty(interaction), tables, create_graph=True, allow_unused=True
-        )
+        if self.config["lambda_simulated_penalty"] == "tables":
+            penalty_grads = model.table_penalty_gradients()
+        else:
+            penalty_grads = torch.autograd.grad(
+                model.penalty(interaction), tables, create_graph=True, allow_unused=True
+            )
         steps = [g if pg is None else g + pg for g, pg in zip(grads, penalty_grads)]
         simulated = self._simulated_step(tables, steps)
         self.lambda_optimizer.zero_grad()
@@ -102,7 +109,8 @@ class LambdaOptBPRTrainer(OneShotTrainer):
     def _simulated_step(self, params, grads):
         """The optimizer's next ``params`` as a differentiable function of ``grads``."""
         group = self.optimizer.param_groups[0]
-        lr = group["lr"]
+        lr, decay = group["lr"], group["weight_decay"]
+        grads = [g + decay * p.detach() if decay else g for p, g in zip(params, grads)]
         if self.learner.lower() == "sgd":
             return [p.detach() - lr * g for p, g in zip(params, grads)]
         beta1, beta2 = group["betas"]
@@ -113,7 +121,10 @@ class LambdaOptBPRTrainer(OneShotTrainer):
             m = state["exp_avg"] if state else torch.zeros_like(p)
             v = state["exp_avg_sq"] if state else torch.zeros_like(p)
             m_hat = (beta1 * m + (1 - beta1) * g) / (1 - beta1**step)
-            v_hat = (beta2 * v + (1 - beta2) * g * g) / (1 - beta2**step)
+            v = beta2 * v + (1 - beta2) * g * g
+            if group["amsgrad"]:  # the largest second moment so far
+                v = torch.maximum(state["max_exp_avg_sq"], v) if state else v
+            v_hat = v / (1 - beta2**step)
             # The clamp keeps the square root's derivative finite where v is 0 (far below eps).
             denominator = v_hat.clamp_min(1e-30).sqrt() + group["eps"]
             simulated.append(p.detach() - lr * m_hat / denominator)

@@ -64,10 +64,17 @@ def test_bad_keys_are_named():
     _build(learner="adagrad", reg_granularity="fixed")  # nothing is simulated
 
 
-@pytest.mark.parametrize("learner", ["sgd", "adam"])
-def test_simulated_step_is_the_optimizers_real_step(learner, isolated_run):
-    config, model, train, _ = _build(learner=learner, reg_weight=0.3, learning_rate=0.05)
+@pytest.mark.parametrize(
+    "learner, weight_decay, amsgrad",
+    [("sgd", 0.0, False), ("adam", 0.0, False), ("sgd", 0.01, False), ("adam", 0.01, True)],
+)
+def test_simulated_step_is_the_optimizers_real_step(learner, weight_decay, amsgrad, isolated_run):
+    config, model, train, _ = _build(
+        learner=learner, reg_weight=0.3, learning_rate=0.05, weight_decay=weight_decay
+    )
     trainer = LambdaOptBPRTrainer(config, model)
+    if amsgrad:  # (RecBole's config cannot set it; a subclass's optimizer could)
+        trainer.optimizer.param_groups[0]["amsgrad"] = True
     batches = iter(train)
     for _ in range(2):  # a second step replays Adam's moments and step count
         batch = next(batches)
@@ -81,8 +88,30 @@ def test_simulated_step_is_the_optimizers_real_step(learner, isolated_run):
             assert torch.allclose(real, expected, atol=1e-6)
 
 
-def test_coefficients_learn_on_validation_and_stay_non_negative(isolated_run):
-    config, model, train, valid = _build(lambda_learning_rate=0.1)
+@pytest.mark.parametrize("granularity", ["global", "user", "dimension+item", "dimension+user+item"])
+def test_the_original_simulated_penalty_is_the_gradient_over_whole_tables(granularity):
+    config, model, _, _ = _build(reg_granularity=granularity, reg_weight=0.3)
+    with torch.no_grad():
+        for p in model.lambda_parameters():
+            p.uniform_(0.0, 1.0)
+    tables = model.embedding_parameters()
+    rows = [torch.arange(len(t)) for t in tables]
+    total = sum(
+        (model.coefficients(side, ids) * table[ids].pow(2)).sum()
+        for side, ids, table in zip(("user", "item"), rows, tables)
+        if model.coefficients(side, ids) is not None
+    )
+    expected = torch.autograd.grad(total, tables, allow_unused=True)
+    for got, want in zip(model.table_penalty_gradients(), expected):
+        assert (got is None) == (want is None)
+        assert got is None or torch.allclose(got, want)
+    with pytest.raises(ConfigError, match="'lambda_simulated_penalty'"):
+        _build(lambda_simulated_penalty="rows")
+
+
+@pytest.mark.parametrize("penalty", ["batch", "tables"])
+def test_coefficients_learn_on_validation_and_stay_non_negative(penalty, isolated_run):
+    config, model, train, valid = _build(lambda_learning_rate=0.1, lambda_simulated_penalty=penalty)
     trainer = LambdaOptBPRTrainer(config, model)
     trainer.fit(train, valid, saved=False, verbose=False)  # one epoch
     assert model.user_lambda.min() >= 0 and model.item_lambda.min() >= 0

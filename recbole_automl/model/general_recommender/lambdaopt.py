@@ -121,6 +121,16 @@ class LambdaOptBPR(GeneralRecommender):
                 total = total + (coefficients * table[ids].pow(2)).sum()
         return total / user.shape[0]
 
+    def table_penalty_gradients(self):
+        """``2 * lambda * theta`` over every row of the user and item tables (``None`` for a
+        side without coefficients): the penalty's gradient in the original code's simulated
+        step (its real step penalises the batch's rows divided by the batch size)."""
+        gradients = []
+        for side, table in (("user", self.user_embedding), ("item", self.item_embedding)):
+            tensor = self.user_lambda if side == "user" or self.shared else self.item_lambda
+            gradients.append(None if tensor is None else 2 * tensor * table.weight.detach())
+        return gradients
+
     def _triples(self, interaction):
         return (
             interaction[self.USER_ID],
