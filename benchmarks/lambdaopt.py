@@ -9,8 +9,12 @@ general protocol (random 8:1:1, full ranking) with valid_metric NDCG@10. Records
 ``results/raw/ml-100k-lambdaopt.jsonl`` (a rerun skips recorded runs); the table is rebuilt
 into ``results/ml-100k-lambdaopt.md``.
 
+Another dataset (its records and table are ``<dataset>-lambdaopt``): ``--dataset ml-1m
+--data_path DIR`` (ml-1m: ``../shared/tools/ml-1m.py``, never committed).
+
 Example:
     python benchmarks/lambdaopt.py --seeds 2020 2021 2022
+    python benchmarks/lambdaopt.py --dataset ml-1m --data_path /data --seeds 2020
 """
 
 import argparse
@@ -44,13 +48,19 @@ COMMON = {"valid_metric": "NDCG@10"}
 VARIANTS = {
     **{f"fixed {value:g}": {"reg_granularity": "fixed", "reg_weight": value} for value in GRID},
     **{g: {"reg_granularity": g} for g in GRANULARITIES if g != "fixed"},
-}
+    # The original code's simulated step (2 lambda theta over every row of both tables).
+    "dimension+user+item, simulated penalty over the tables": {
+        "reg_granularity": "dimension+user+item", "lambda_simulated_penalty": "tables"},
+}  # fmt: skip
 METRICS = ["ndcg@10", "recall@10"]
-RECORDS = os.path.join(RESULTS, "raw", "ml-100k-lambdaopt.jsonl")
 
 
-def write_table():
-    records = load_records(RECORDS)
+def records_path(dataset):
+    return os.path.join(RESULTS, "raw", f"{dataset}-lambdaopt.jsonl")
+
+
+def write_table(dataset="ml-100k"):
+    records = load_records(records_path(dataset))
     if not records:
         return
     seeds = sorted({r["seed"] for r in records})
@@ -88,7 +98,7 @@ def write_table():
         rows[-1][-3:] = [f"{np.mean(list(grid_time.values())):.0f} (whole grid)", "", ""]
     picks = ", ".join(f"{s}: {chosen[s]['label']}" for s in complete_grid)
     lines = [
-        "# λOpt on ml-100k: learned vs fixed L2 coefficients for MF-BPR",
+        f"# λOpt on {dataset}: learned vs fixed L2 coefficients for MF-BPR",
         "",
         runs_note(records) + f" Table written {date.today().isoformat()}.",
         "MF-BPR = LambdaOptBPR (embedding 64, Adam 1e-3, batch 2048, one uniform negative);",
@@ -111,14 +121,16 @@ def write_table():
         "",
     ]
     lines += _frequency_lines(records)
-    lines += [
-        "Mean learned coefficient against training frequency, dimension+user+item, seed 2020",
-        "(`coefficients.png` of that run's search folder, copied here):",
-        "",
-        "![coefficients against frequency](ml-100k-lambdaopt-coefficients.png)",
-        "",
-    ]
-    with open(os.path.join(TABLES, "ml-100k-lambdaopt.md"), "w") as f:
+    if os.path.exists(os.path.join(RESULTS, f"{dataset}-lambdaopt-coefficients.png")):
+        lines += [
+            "Mean learned coefficient against training frequency, dimension+user+item, seed "
+            "2020",
+            "(`coefficients.png` of that run's search folder, copied here):",
+            "",
+            f"![coefficients against frequency]({dataset}-lambdaopt-coefficients.png)",
+            "",
+        ]
+    with open(os.path.join(TABLES, f"{dataset}-lambdaopt.md"), "w") as f:
         f.write("\n".join(lines))
 
 
@@ -147,18 +159,25 @@ def _frequency_lines(records):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/")
     add_run_arguments(parser)
     args = parser.parse_args()
+    data = {"data_path": os.path.abspath(args.data_path)} if args.data_path else {}
 
     if args.run_one:
         label, seed = args.run_one[0], int(args.run_one[1])
-        overrides = {**COMMON, **VARIANTS[label]}
-        train_and_record(label, "LambdaOptBPR", seed, overrides=overrides)
-    elif not args.table:
+        overrides = {**COMMON, **VARIANTS[label], **data}
+        train_and_record(label, "LambdaOptBPR", seed, overrides=overrides, dataset=args.dataset)
+        return
+    if not args.table:
         jobs = [(label, seed) for seed in args.seeds for label in args.variants]
         workdir = os.path.join(HERE, ".work", "lambdaopt")
-        run_jobs(__file__, [], jobs, RECORDS, workdir, write_table)
-    write_table()
+        script_args = ["--dataset", args.dataset]
+        script_args += ["--data_path", data["data_path"]] if data else []
+        run_jobs(__file__, script_args, jobs, records_path(args.dataset), workdir,
+                 lambda: write_table(args.dataset))  # fmt: skip
+    write_table(args.dataset)
 
 
 if __name__ == "__main__":
