@@ -133,6 +133,10 @@ VARIANTS = {
         "SIF",
         {"sif_check_stall_delta": 1e-3},
     ),
+    "SIF, defaults + the networks' check from the supernet's weights (sif_networks_warm_start)": (
+        "SIF",
+        {"sif_check_stall_delta": 1e-3, "sif_networks_warm_start": True},
+    ),
     **{
         f"SIF[{op}] + user/item offsets": ("SIF", {"interaction": op, "user_item_bias": True})
         for op in INTERACTIONS

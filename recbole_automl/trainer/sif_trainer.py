@@ -158,6 +158,8 @@ class SIFTrainer(SearchingTrainer):
         )  # fmt: skip
         finalists = [argmax, *others][: self.config["sif_finalists"]]
         objective = CheckObjective(self.config, train_data, valid_data, mlp)
+        if self.config["sif_networks_warm_start"]:  # the supernet's weights, with those networks
+            objective.warm = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.checks = self._check_search(objective, finalists, False, "checks", show_progress)
         leader = best_trial(self.checks, self.valid_metric_bigger)
         self.checks += self._check_search(
@@ -234,6 +236,15 @@ def check_budget(config):
     return config["sif_check_epochs"] or config["epochs"]
 
 
+def inherit(model, state):
+    """Load the entries of ``state`` (a supernet's) that ``model`` has, of the same shapes:
+    the embeddings, offsets, bias and the head of its operation (weight inheritance)."""
+    own = model.state_dict()
+    model.load_state_dict(
+        {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}, strict=False
+    )
+
+
 class CheckObjective:
     """Trains one finalist stand-alone (``interaction``; the searched element-wise networks
     ``mlp`` or none) as a run of it would, with at most ``sif_check_epochs``; returns its
@@ -243,6 +254,7 @@ class CheckObjective:
     def __init__(self, config, train_data, valid_data, mlp):
         self.config, self.train_data, self.valid_data = config, train_data, valid_data
         self.mlp, self.trained = mlp, {}
+        self.warm = None  # a supernet's state_dict: the networks' check starts from its weights
 
     @staticmethod
     def key(point):
@@ -255,6 +267,8 @@ class CheckObjective:
         config = trial_config(self.config, keys, epochs=epochs)
         reseed(config, self.train_data)
         model = SIF(config, self.train_data._dataset).to(config["device"])
+        if point["elementwise"] and self.warm is not None:
+            inherit(model, self.warm)
         trainer, best = Trainer(config, model), {}
 
         def keep_best(epoch, score):

@@ -256,3 +256,29 @@ def test_a_check_behind_the_best_that_has_stalled_stops_and_the_best_runs_to_its
 def test_a_bad_stall_delta_is_named():
     with pytest.raises(ConfigError, match="sif_check_stall_delta"):
         Config(model="SIF", config_dict=tiny_config(sif_check_stall_delta=-1))
+
+
+def test_the_networks_check_can_start_from_the_supernets_weights(isolated_run, monkeypatch):
+    import recbole_automl.trainer.sif_trainer as sif_trainer
+
+    seen, original = [], sif_trainer.inherit
+
+    def spy(model, state):
+        original(model, state)
+        seen.append(
+            (model.interaction, {k: v.clone() for k, v in model.state_dict().items()}, state)
+        )
+
+    monkeypatch.setattr(sif_trainer, "inherit", spy)
+    result = run_recbole_automl(
+        model="SIF", config_file_list=[EXPLICIT],
+        config_dict=tiny_config(search_epochs=3, epochs=2, sif_networks_warm_start=True),
+    )  # fmt: skip
+    ((op, loaded, state),) = seen  # the networks' check only
+    (networks,) = [c for c in result["search"]["checks"] if c["elementwise"]]
+    assert op == networks["interaction"]
+    inherited = ["user_embedding.weight", "item_embedding.weight"]
+    inherited += [k for k in loaded if k.startswith(f"heads.{op}.")]
+    for key in inherited:  # before its first step
+        assert torch.equal(loaded[key], state[key])
+    assert "alpha" in state and "alpha" not in loaded
