@@ -10,7 +10,8 @@ an item no user drew goes to one user at random.
 The data is written outside the repository (``--out``): it is generated, not shipped.
 
 ``time`` trains, on such a dataset (``--data_path``, ``--dataset``), one candidate of each
-input encoding (the same encoding on both sides, multiply, SUM; plus the item-item term)
+input encoding (the same encoding on both sides, or ``X x Y``: X for users, Y for items;
+multiply, SUM; plus the item-item term)
 under ``--loss_type`` (BPR, the first records' loss, or softmax, AutoCF's default since
 2026-12-03) for one epoch and validates it once (full ranking), each in its own process,
 and records the seconds and the peak resident memory. Writes ``results/scale.md`` from
@@ -43,7 +44,8 @@ from runner import (  # noqa: E402
 )
 
 RECORDS = os.path.join(HERE, "results", "raw", "scale.jsonl")
-ENCODINGS = ["ID-MAT", "ID-MLP", "history-MAT", "history-MLP", "history-MAT + item_item"]
+ENCODINGS = ["ID-MAT", "ID-MLP", "history-MAT", "history-MLP", "history-MAT + item_item",
+             "history-MAT x ID-MAT", "history-MLP x ID-MAT"]  # fmt: skip
 CLUSTERS, IN_CLUSTER = 20, 0.7
 
 
@@ -93,8 +95,11 @@ def write_inter(pairs, folder, name):
 
 
 def architecture(encoding):
-    side = encoding.split(" + ")[0]
-    branch = {"user": side, "item": side, "interaction": "multiply", "prediction": "SUM"}
+    """``"X"``: X on both sides; ``"X x Y"``: X for users, Y for items (a user-side history
+    only: what a search uses above item_history_max_interactions); ``" + item_item"``."""
+    sides = encoding.split(" + ")[0].split(" x ")
+    user, item = sides[0], sides[-1]
+    branch = {"user": user, "item": item, "interaction": "multiply", "prediction": "SUM"}
     return [branch], encoding.endswith("item_item")
 
 
