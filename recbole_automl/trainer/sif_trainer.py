@@ -157,9 +157,10 @@ class SIFTrainer(SearchingTrainer):
             key=self.one_shot.get, reverse=self.valid_metric_bigger,
         )  # fmt: skip
         finalists = [argmax, *others][: self.config["sif_finalists"]]
-        objective = CheckObjective(self.config, train_data, valid_data, mlp)
-        if self.config["sif_networks_warm_start"]:  # the supernet's weights, with those networks
-            objective.warm = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        warm = None  # the supernet's weights, trained with those networks
+        if self.config["sif_networks_warm_start"]:
+            warm = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        objective = CheckObjective(self.config, train_data, valid_data, mlp, warm)
         self.checks = self._check_search(objective, finalists, False, "checks", show_progress)
         leader = best_trial(self.checks, self.valid_metric_bigger)
         self.checks += self._check_search(
@@ -248,13 +249,14 @@ def inherit(model, state):
 class CheckObjective:
     """Trains one finalist stand-alone (``interaction``; the searched element-wise networks
     ``mlp`` or none) as a run of it would, with at most ``sif_check_epochs``; returns its
-    validation outcome. ``trained[key(point)]``: its best model, ``(state_dict,
+    validation outcome (with ``warm``, a supernet's state_dict, the networks' check starts
+    from its weights). ``trained[key(point)]``: its best model, ``(state_dict,
     best_valid_score, best_valid_result)``."""
 
-    def __init__(self, config, train_data, valid_data, mlp):
+    def __init__(self, config, train_data, valid_data, mlp, warm=None):
         self.config, self.train_data, self.valid_data = config, train_data, valid_data
         self.mlp, self.trained = mlp, {}
-        self.warm = None  # a supernet's state_dict: the networks' check starts from its weights
+        self.warm = warm  # a supernet's state_dict: the networks' check starts from its weights
 
     @staticmethod
     def key(point):

@@ -90,10 +90,14 @@ class LambdaOptBPR(GeneralRecommender):
     def coefficients(self, side, ids):
         """The coefficients of ``ids`` on ``side`` (``user`` or ``item``), broadcastable to
         their embeddings; ``None`` if that side is not regularized."""
-        tensor = self.user_lambda if side == "user" or self.shared else self.item_lambda
+        tensor = self._lambda(side)
         if tensor is None:
             return None
         return tensor[ids] if tensor.shape[0] > 1 else tensor
+
+    def _lambda(self, side):
+        """The coefficient tensor of ``side`` (the users' when shared), or ``None``."""
+        return self.user_lambda if side == "user" or self.shared else self.item_lambda
 
     def scores(self, user_table, item_table, user, pos_item, neg_item):
         """BPR margins of triples with the given embedding tables (real or simulated)."""
@@ -127,7 +131,7 @@ class LambdaOptBPR(GeneralRecommender):
         step (its real step penalises the batch's rows divided by the batch size)."""
         gradients = []
         for side, table in (("user", self.user_embedding), ("item", self.item_embedding)):
-            tensor = self.user_lambda if side == "user" or self.shared else self.item_lambda
+            tensor = self._lambda(side)
             gradients.append(None if tensor is None else 2 * tensor * table.weight.detach())
         return gradients
 
