@@ -1,14 +1,21 @@
-"""PEP on ml-100k (RecBole's built-in CTR setup): parameters vs AUC, PEP vs uniform sizes.
+"""PEP: parameters vs AUC, against uniform sizes and magnitude pruning.
 
-For each base model (FM, DeepFM) and seed, in its own process: the base model with every
-feature embedding of a uniform size (1, 2, 4, ..., 64), and PEP (embedding 64) retrained
-with the mask of each target fraction. The first PEP run of a (base, seed) searches all
-masks (its wall time includes the search); the others reuse them. Records go to
-``results/raw/ml-100k-pep.jsonl`` (a rerun skips recorded runs); the table and the
-parameter-vs-AUC curves are rebuilt into ``results/ml-100k-pep.md`` and ``.png``.
+For each base model (FM, DeepFM, AutoInt) and seed, in its own process: the base model with
+every feature embedding of a uniform size (1, 2, 4, ..., 64); PEP (embedding 64) retrained
+with the mask of each target fraction; and (``MAG-B f``) the baseline of magnitude pruning:
+the full model trained, the fraction f of its embedding weights of largest magnitude kept,
+retrained from step 0 the same way (``pep_pruner: magnitude``). The first PEP (or MAG) run
+of a (base, seed) searches all masks (its wall time includes the search); the others reuse
+them. Records go to ``results/raw/<dataset>-pep.jsonl`` (a rerun skips recorded runs); the
+table and the parameter-vs-AUC curves are rebuilt into ``results/<dataset>-pep.md``/``.png``.
+
+ml-100k: RecBole's built-in CTR setup, targets 0.5 ... 0.05. ml-1m (issue 19's CTR protocol,
+data from ``../shared/tools/ml-1m.py``, never committed): targets 0.1, 0.03, 0.01.
 
 Example:
     python benchmarks/pep.py --bases FM DeepFM --seeds 2020 2021 2022
+    python benchmarks/pep.py --dataset ml-1m --data_path /data --bases FM --seeds 2020 \
+        --labels "FM d=64" "PEP-FM 0.03" "MAG-FM 0.03"
 """
 
 import argparse
@@ -34,34 +41,60 @@ from runner import (  # noqa: E402
 )
 
 SIZES = [1, 2, 4, 8, 16, 32, 64]
-TARGETS = [0.5, 0.2, 0.1, 0.05]
-RECORDS = os.path.join(RESULTS, "raw", "ml-100k-pep.jsonl")
+# The sparsities a dataset's table shows (the paper's claim, on ML-1M: 97-99% fewer weights).
+TARGETS = {"ml-100k": [0.5, 0.2, 0.1, 0.05], "ml-1m": [0.1, 0.03, 0.01]}
+PROTOCOLS = {
+    "ml-100k": [
+        "Protocol: RecBole's context-aware defaults on ml-100k (label = rating >= 4, random",
+        "8:1:1, labeled evaluation, global AUC from RecBole's evaluator, early stopping on valid",
+    ],
+    "ml-1m": [
+        "Protocol: issue 19's ml-1m CTR protocol (benchmarks/configs/ml-1m-ctr.yaml: rating >= 4",
+        "against <= 2, rating 3 dropped, user and item features; random 8:1:1, labeled",
+        "evaluation, global AUC from RecBole's evaluator, early stopping on valid",
+    ],
+}
+CONFIG_FILES = {"ml-1m": [os.path.join(HERE, "configs", "ml-1m-ctr.yaml")]}
 
 
-def variants(base):
+def records_path(dataset):
+    return os.path.join(RESULTS, "raw", f"{dataset}-pep.jsonl")
+
+
+def targets(dataset):
+    return TARGETS.get(dataset, TARGETS["ml-1m"])
+
+
+def variants(base, dataset="ml-100k"):
     """label -> (model, config overrides)."""
     out = {f"{base} d={k}": (base, {"embedding_size": k}) for k in SIZES}
-    for target in TARGETS:
-        out[f"PEP-{base} {target:g}"] = ("PEP", {"base_model": base, "pep_target": target})
+    searched = {"base_model": base, "pep_targets": targets(dataset)}
+    for target in targets(dataset):
+        out[f"PEP-{base} {target:g}"] = ("PEP", {**searched, "pep_target": target})
+    for target in targets(dataset):
+        magnitude = {**searched, "pep_pruner": "magnitude", "pep_target": target}
+        out[f"MAG-{base} {target:g}"] = ("PEP", magnitude)
     return out
 
 
-def write_table(bases):
-    records = load_records(RECORDS)
+def write_table(bases, dataset="ml-100k"):
+    records = load_records(records_path(dataset))
     if not records:
         return
     lines = [
-        "# PEP on ml-100k: parameters vs AUC (RecBole's built-in CTR setup)",
+        f"# PEP on {dataset}: parameters vs AUC",
         "",
         runs_note(records) + f" Table written {date.today().isoformat()}.",
-        "Protocol: RecBole's context-aware defaults on ml-100k (label = rating >= 4, random",
-        "8:1:1, labeled evaluation, global AUC from RecBole's evaluator, early stopping on valid",
+        *PROTOCOLS.get(dataset, PROTOCOLS["ml-1m"]),
         "AUC, test evaluated once per run). `B d=k`: RecBole's model B with every feature",
         "embedding of size k. `PEP-B f`: PEP (embedding 64, feature_dim thresholds from s = -6",
         "with lr 1e-2, search weight decay 1e-5; PEP.yaml's defaults) retrained (lottery",
         "ticket, weight decay 0 like the uniform runs) with the mask found when the non-zero",
-        "embedding weights fell to the fraction f. Params: non-zero embedding weights plus",
-        "every other weight (PEP), or every trainable weight (uniform). Mean ± std over seeds.",
+        "embedding weights fell to the fraction f. `MAG-B f`: the same model and retraining",
+        "with the mask that keeps the fraction f of the trained full model's embedding weights",
+        "of largest magnitude (`pep_pruner: magnitude`). Params: non-zero embedding weights",
+        "plus every other weight (PEP, MAG), or every trainable weight (uniform). Mean ± std",
+        "over seeds.",
         "",
         "Reproduce (skips runs already recorded):",
         "",
@@ -74,7 +107,7 @@ def write_table(bases):
     }
     for base in bases:
         rows = []
-        for label in variants(base):
+        for label in variants(base, dataset):
             runs = [r for r in records if r["label"] == label]
             if not runs:
                 continue
@@ -88,7 +121,7 @@ def write_table(bases):
                 f"{np.std(auc):.4f} | {np.mean([r['test']['logloss'] for r in runs]):.4f} | "
                 f"{np.mean([r['wall_s'] for r in runs]):.0f} |"
             )
-            kind = "PEP" if runs[0]["search"] else "uniform"
+            kind = label.split("-")[0] if runs[0]["search"] else "uniform"
             # A uniform model's tables have the rows of PEP's 64-wide tables, k wide each.
             in_use = (
                 np.mean(embed) if embed else full.get(base, np.nan) * int(label.split("d=")[1]) / 64
@@ -103,29 +136,44 @@ def write_table(bases):
             *rows,
             "",
         ]
-        lines += _goal_lines(records, base)
-    lines += ["![parameters vs test AUC](ml-100k-pep.png)", ""]
-    with open(os.path.join(TABLES, "ml-100k-pep.md"), "w") as f:
+        lines += _goal_lines(records, base, targets(dataset))
+    lines += [f"![parameters vs test AUC]({dataset}-pep.png)", ""]
+    with open(os.path.join(TABLES, f"{dataset}-pep.md"), "w") as f:
         f.write("\n".join(lines))
-    _plot(curves, os.path.join(TABLES, "ml-100k-pep.png"))
+    _plot(curves, os.path.join(TABLES, f"{dataset}-pep.png"))
 
 
-def _goal_lines(records, base):
-    """Smallest PEP target within 0.001 test AUC of the full-size model, and the time cost."""
+def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
+    """Per target: PEP's test AUC against the full-size model, magnitude pruning at the
+    same target and the smallest uniform size with at least as many weights; the time cost."""
     full = [r for r in records if r["label"] == f"{base} d=64"]
     peps = [r for r in records if r["label"].startswith(f"PEP-{base} ")]
     if not full or not peps:
         return []
     full_auc = np.mean([r["test"]["auc"] for r in full])
+
+    def auc(label):
+        runs = [r for r in records if r["label"] == label]
+        return np.mean([r["test"]["auc"] for r in runs]) if runs else None
+
+    def cell(value):
+        return "-" if value is None else f"{value - full_auc:+.4f}"
+
     lines = []
-    for target in TARGETS:
+    for target in fractions:
         runs = [r for r in peps if r["label"] == f"PEP-{base} {target:g}"]
         if runs:
-            auc = np.mean([r["test"]["auc"] for r in runs])
+            pep = auc(f"PEP-{base} {target:g}")
             saved = 1 - np.mean([r["search"]["embedding_nonzero"] / r["search"]["embedding_total"]
                                  for r in runs])  # fmt: skip
-            ok = "yes" if auc >= full_auc - 0.001 else "no"
-            lines.append(f"| {target:g} | {100 * saved:.1f}% | {auc - full_auc:+.4f} | {ok} |")
+            ok = "yes" if pep >= full_auc - 0.001 else "no"
+            size = min(k for k in SIZES if k / 64 >= target)
+            rivals = [auc(f"MAG-{base} {target:g}"), auc(f"{base} d={size}")]
+            above = "-" if None in rivals else ("yes" if pep > max(rivals) else "no")
+            lines.append(
+                f"| {target:g} | {100 * saved:.1f}% | {cell(pep)} | {ok} | {cell(rivals[0])} | "
+                f"d={size}: {cell(rivals[1])} | {above} |"
+            )
     # One search per seed: the first target's run searches, later targets reuse its masks
     # (their search_seconds are ~0), so a seed's search time is the sum over its runs.
     per_seed = {}
@@ -143,8 +191,12 @@ def _goal_lines(records, base):
     return [
         f"Against {base} d=64 (test AUC {full_auc:.4f}):",
         "",
-        "| target | fewer embedding weights | test AUC vs d=64 | within 0.001 |",
-        "|---|---|---|---|",
+        "Test AUC against d=64's; MAG: magnitude pruning at the same target; uniform: the",
+        "smallest uniform size with at least the target's fraction of the weights.",
+        "",
+        "| target | fewer embedding weights | PEP | PEP within 0.001 | MAG | uniform | "
+        "PEP above both |",
+        "|---|---|---|---|---|---|---|",
         *lines,
         "",
         time_line,
@@ -165,6 +217,8 @@ def _plot(curves, path):
         style = (
             {"marker": "o", "linestyle": "-"}
             if kind == "PEP"
+            else {"marker": "^", "linestyle": ":"}
+            if kind == "MAG"
             else {"marker": "s", "linestyle": "--"}
         )
         for ax, x in zip(axes, (0, 1)):
@@ -185,31 +239,32 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bases", nargs="+", default=["FM", "DeepFM"])
     parser.add_argument("--only", choices=["uniform", "pep"], help="run one kind of variant")
+    parser.add_argument("--labels", nargs="+", help="run only these variants (in this order)")
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/")
     add_run_arguments(parser)
     args = parser.parse_args()
+    data = {"data_path": os.path.abspath(args.data_path)} if args.data_path else {}
 
-    everything = {k: v for base in args.bases for k, v in variants(base).items()}
+    everything = {k: v for base in args.bases for k, v in variants(base, args.dataset).items()}
     if args.run_one:
         label, seed = args.run_one[0], int(args.run_one[1])
         model, overrides = everything[label]
-        train_and_record(label, model, seed, overrides=overrides)
+        train_and_record(label, model, seed, CONFIG_FILES.get(args.dataset),
+                         {**overrides, **data}, dataset=args.dataset)  # fmt: skip
     elif not args.table:
         labels = [
             k
-            for k in everything
+            for k in (args.labels or everything)
             if args.only is None or k.startswith("PEP") == (args.only == "pep")
         ]
         jobs = [(label, seed) for seed in args.seeds for label in labels]
         workdir = os.path.join(HERE, ".work", "pep")
-        run_jobs(
-            __file__,
-            ["--bases", *args.bases],
-            jobs,
-            RECORDS,
-            workdir,
-            lambda: write_table(args.bases),
-        )
-    write_table(args.bases)
+        script_args = ["--bases", *args.bases, "--dataset", args.dataset]
+        script_args += ["--data_path", data["data_path"]] if data else []
+        run_jobs(__file__, script_args, jobs, records_path(args.dataset), workdir,
+                 lambda: write_table(args.bases, args.dataset))  # fmt: skip
+    write_table(args.bases, args.dataset)
 
 
 if __name__ == "__main__":

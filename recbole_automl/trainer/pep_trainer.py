@@ -9,6 +9,11 @@ when every target is reached (or after ``search_epochs``, ``search_time``). Retr
 multiplied by the mask of ``pep_target``, the thresholds are dropped, and RecBole's
 ``Trainer`` trains to convergence with early stopping on the validation metric (AUC). The
 test split is only used after that, by whoever calls ``evaluate``.
+
+``pep_pruner: magnitude`` is the baseline a learned sparsity has to beat (Tran et al. 2024
+found it rivals most learned-size methods): the full model is trained as usual (early
+stopping on validation), and each target's mask keeps the largest-magnitude fraction of
+all its embedding weights; the retraining is the same lottery ticket.
 """
 
 import os
@@ -67,6 +72,32 @@ class PruningSearchTrainer(OneShotTrainer):
         return self.model.calculate_loss(interaction)
 
 
+class MagnitudeSearchTrainer(OneShotTrainer):
+    """Trains the full model (no thresholds), then saves a magnitude mask at each target."""
+
+    def __init__(self, config, model, folder, targets):
+        for table in model.pruned:
+            table.fix(torch.ones_like(table.weight, dtype=torch.bool))
+        super().__init__(config, model, folder)
+        self.targets = targets
+
+    def point(self):
+        return {}
+
+    def after_search(self, train_data):
+        if os.path.exists(self.saved_model_file):
+            state = torch.load(self.saved_model_file, map_location=self.device, weights_only=False)
+            self.model.load_state_dict(state["state_dict"])
+        with torch.no_grad():
+            weights = torch.cat([table.weight.abs().flatten() for table in self.model.pruned])
+            for target in self.targets:
+                keep = int(round(target * weights.numel()))
+                cut = torch.topk(weights, keep).values.min() if keep else float("inf")
+                masks = [table.weight.abs() >= cut for table in self.model.pruned]
+                torch.save(masks, mask_file(self.folder, target))
+        self.logger.info(f"PEP: magnitude masks saved for {self.targets}")
+
+
 class PEPTrainer(SearchingTrainer):
     """RecBole ``Trainer`` for :class:`PEP`: search (unless done), then retrain with a mask.
 
@@ -74,11 +105,18 @@ class PEPTrainer(SearchingTrainer):
     seconds of the search and of the retraining.
     """
 
-    run_key_ignores = ("pep_target", "epochs", "search_epochs")  # what is retrained, budgets
+    # What is retrained, and the budgets (a magnitude search trains with ``epochs``).
+    run_key_ignores = ("pep_target", "epochs", "search_epochs")
+
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        if config["pep_pruner"] == "magnitude":
+            self.run_key_ignores = ("pep_target", "search_epochs")
 
     @property
     def search_name(self):
-        return f"PEP-{self.config['base_model']}"
+        magnitude = "-magnitude" if self.config["pep_pruner"] == "magnitude" else ""
+        return f"PEP-{self.config['base_model']}{magnitude}"
 
     def search(self, train_data, valid_data, show_progress=False):
         """Search the masks unless the one of ``pep_target`` is saved; return its file."""
@@ -90,8 +128,12 @@ class PEPTrainer(SearchingTrainer):
                 os.makedirs(folder, exist_ok=True)
                 torch.save(self.model.state_dict(), initial)  # step 0, to rewind to
             self.logger.info(set_color("PEP search", "green") + f": targets {targets}, in {folder}")
-            searcher = PruningSearchTrainer(search_config(config), self.model, folder, targets)
-            searcher.search(train_data, valid_data, show_progress)
+            if config["pep_pruner"] == "magnitude":
+                searcher = MagnitudeSearchTrainer(config, self.model, folder, targets)
+                searcher.fit(train_data, valid_data, verbose=False, show_progress=show_progress)
+            else:
+                searcher = PruningSearchTrainer(search_config(config), self.model, folder, targets)
+                searcher.search(train_data, valid_data, show_progress)
         if not os.path.exists(mask_file(folder, target)):
             raise RuntimeError(
                 f"the PEP search did not prune to pep_target {target} within search_epochs "

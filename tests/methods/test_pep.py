@@ -114,3 +114,25 @@ def test_retrain_rewinds_to_step_zero_and_reuses_the_search(isolated_run):
     assert torch.equal(
         first.weight, initial["base.token_embedding_table.embedding.weight"] * masks[0]
     )
+
+
+def test_magnitude_baseline_keeps_the_largest_trained_weights_then_rewinds(isolated_run):
+    config_dict = _config(pep_pruner="magnitude", pep_targets=[0.5, 0.2], pep_target=0.2)
+    result = run_recbole_automl(
+        model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=config_dict
+    )
+    summary = result["search"]
+    assert summary["embedding_nonzero"] == pytest.approx(0.2 * summary["embedding_total"], rel=0.02)
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    assert "magnitude" in folder.name
+    config = Config(model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=config_dict)
+    train, _, _ = data_preparation(config, create_dataset(config))
+    model = PEP(config, train._dataset)
+    model.fix([torch.ones_like(t.weight, dtype=torch.bool) for t in model.pruned])
+    model.load_state_dict(torch.load(folder / "best_model.pth", weights_only=False)["state_dict"])
+    weights = torch.cat([table.weight.abs().flatten() for table in model.pruned])
+    masks = torch.load(folder / "mask-0.2.pt")
+    kept = torch.cat([m.flatten() for m in masks])
+    assert weights[kept].min() >= weights[~kept].max()  # the largest magnitudes are kept
+    loose = torch.load(folder / "mask-0.5.pt")
+    assert all((m2 <= m5).all() for m2, m5 in zip(masks, loose))  # nested masks
