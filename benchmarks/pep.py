@@ -217,9 +217,11 @@ def _plot(curves, path):
         style = (
             {"marker": "o", "linestyle": "-"}
             if kind == "PEP"
-            else {"marker": "^", "linestyle": ":"}
-            if kind == "MAG"
-            else {"marker": "s", "linestyle": "--"}
+            else (
+                {"marker": "^", "linestyle": ":"}
+                if kind == "MAG"
+                else {"marker": "s", "linestyle": "--"}
+            )
         )
         for ax, x in zip(axes, (0, 1)):
             ax.plot([p[x] for p in points], [p[2] for p in points], label=f"{kind} {base}", **style)

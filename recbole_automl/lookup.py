@@ -15,6 +15,7 @@ from recbole_automl.utils import ConfigError
 PLUGIN_MODEL_PACKAGES = (
     "recbole_automl.model.general_recommender",
     "recbole_automl.model.context_aware_recommender",
+    "recbole_automl.model.knowledge_aware_recommender",
 )
 RECBOLE_MODEL_PACKAGES = (
     "recbole.model.general_recommender",

@@ -40,7 +40,12 @@ def reseed(config, *dataloaders):
     """
     init_seed(config["seed"], config["reproducibility"])
     for dataloader in dataloaders:
-        dataloader.generator.manual_seed(config["seed"])
+        # A KG model's loader holds two: the interactions' and the KG triples'.
+        parts = [
+            getattr(dataloader, name, None) for name in ("general_dataloader", "kg_dataloader")
+        ]
+        for part in [p for p in parts if p is not None] or [dataloader]:
+            part.generator.manual_seed(config["seed"])
 
 
 def derive_config(config, **overrides):

@@ -15,7 +15,12 @@ from recbole_automl.search.errors import SearchError
 from recbole_automl.search.executors import local_executor
 from recbole_automl.search.hyper_space import HyperSpace
 from recbole_automl.search.schedulers import NoScheduler, StalledBehind, SuccessiveHalving
-from recbole_automl.search.strategies import GridStrategy, PredictorStrategy, RandomStrategy
+from recbole_automl.search.strategies import (
+    GridStrategy,
+    PredictorStrategy,
+    ProgressiveStrategy,
+    RandomStrategy,
+)
 
 
 class Registry:
@@ -54,6 +59,14 @@ def _arsp(space, settings):
     return PredictorStrategy(
         space, k2=settings["arsp_k2"], steps=settings["arsp_predictor_epochs"],
         seed=settings["seed"], fidelity=bool(settings["arsp_fidelity"]),
+    )  # fmt: skip
+
+
+@STRATEGIES.register("progressive")
+def _progressive(space, settings):
+    return ProgressiveStrategy(
+        space, per_stage=settings["autosf_stage_trials"], top_k=settings["autosf_top_k"],
+        candidates=settings["autosf_candidates"], seed=settings["seed"],
     )  # fmt: skip
 
 

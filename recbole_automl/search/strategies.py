@@ -186,3 +186,68 @@ class PredictorStrategy(Strategy):
             scores = self.predictor(self._inputs(candidates, [None] * len(candidates))).numpy()
         order = np.argsort(-scores, kind="stable")
         return [candidates[i] for i in order[:n]]
+
+
+class ProgressiveStrategy(Strategy):
+    """AutoSF's progressive greedy search (Zhang et al., ICDE 2020), for a space that grows
+    its points stage by stage (``stages``, ``stage(point)``, ``initial()``,
+    ``grow(point, rng)``: AutoSF's :class:`~recbole_automl.model.knowledge_aware_recommender.
+    autosf.BlockSpace`).
+
+    The first stage's points are all evaluated. Each later stage draws ``candidates``
+    children of the ``top_k`` best points of the stage before (a child that is invalid, or
+    equivalent to a point seen, is dropped: the space's keys), ranks them with a predictor
+    trained on every result so far (:class:`ArchitecturePredictor` on the space's encoding;
+    AutoSF's reads symmetry-related features) and evaluates the best ``per_stage``. The
+    search ends after the last stage (or when the budget ends first).
+
+    Args:
+        space: the space (see above).
+        per_stage (int): points evaluated in each stage after the first.
+        top_k (int): best points of a stage that the next one grows from.
+        candidates (int): children drawn per stage before the predictor's filter.
+        steps (int): predictor training steps per refit.
+        seed (int): seeds the predictor's initialisation.
+    """
+
+    def __init__(self, space, per_stage=4, top_k=4, candidates=256, steps=200, seed=0):
+        super().__init__(space)
+        self.per_stage, self.top_k, self.candidates = per_stage, top_k, candidates
+        self.steps, self.seed = steps, seed
+
+    def _told(self, stage):
+        return [(p, u) for p, u in zip(self.points, self.utilities) if self.space.stage(p) == stage]
+
+    def ask(self, n, rng, exclude):
+        exclude = set(exclude)
+        first, *later = self.space.stages
+        fresh = [p for p in self.space.initial() if self.space.key(p) not in exclude]
+        if fresh:
+            return fresh[:n]
+        for previous, stage in zip([first, *later], later):
+            left = self.per_stage - len(self._told(stage))
+            children = self._grow(previous, min(n, left), rng, exclude) if left > 0 else []
+            if children:
+                return children  # (none: this stage has no new child; on to the next)
+        return []
+
+    def _grow(self, previous, n, rng, exclude):
+        scored = [(p, u) for p, u in self._told(previous) if u is not None]
+        parents = [p for p, _ in sorted(scored, key=lambda pu: -pu[1])[: self.top_k]]
+        children, keys = [], set(exclude)
+        for _ in range(self.candidates if parents else 0):
+            child = self.space.grow(parents[rng.integers(len(parents))], rng)
+            if child is not None and self.space.key(child) not in keys:
+                keys.add(self.space.key(child))
+                children.append(child)
+        if len(children) <= n:
+            return children
+        x = torch.as_tensor(np.stack([self.space.encode(p) for p in self.points]))
+        y = torch.tensor([np.nan if u is None else u for u in self.utilities], dtype=torch.float32)
+        torch.manual_seed(self.seed * 100003 + len(self.points))  # a resumed search refits alike
+        predictor = ArchitecturePredictor(x.shape[1])
+        predictor.fit(x, y, steps=self.steps)
+        with torch.no_grad():
+            scores = predictor(torch.as_tensor(np.stack([self.space.encode(c) for c in children])))
+        order = np.argsort(-scores.numpy(), kind="stable")
+        return [children[i] for i in order[:n]]

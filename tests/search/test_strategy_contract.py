@@ -6,6 +6,7 @@ below with the kinds of space it searches; then it runs this suite."""
 import numpy as np
 import pytest
 
+from recbole_automl.model.knowledge_aware_recommender.autosf import BlockSpace, degenerate
 from recbole_automl.search import (
     STOP,
     STRATEGIES,
@@ -24,7 +25,8 @@ from recbole_automl.search import (
 
 SETTINGS = {
     "seed": 7, "arsp_k2": 10, "arsp_predictor_epochs": 20, "search_grid_shuffle": True,
-    "tpe_startup_trials": 3, "arsp_fidelity": False,
+    "tpe_startup_trials": 3, "arsp_fidelity": False, "autosf_stage_trials": 3,
+    "autosf_top_k": 2, "autosf_candidates": 32,
 }  # fmt: skip
 
 
@@ -42,14 +44,22 @@ def joint():
     return JointSpace({"a": CategoricalSpace({"v": [0, 1, 2]})}, hyper())
 
 
+def blocks():
+    """AutoSF's structures of 4, 6 and 8 blocks (a space grown stage by stage, no grid)."""
+    return BlockSpace(8)
+
+
 # Which kinds of space each registered strategy searches.
 SPACES = {"arsp": [categorical, joint], "random": [categorical, hyper, joint],
-          "grid": [categorical, hyper, joint], "tpe": [hyper]}  # fmt: skip
+          "grid": [categorical, hyper, joint], "tpe": [hyper], "progressive": [blocks]}  # fmt: skip
 CASES = [(name, make) for name, makes in SPACES.items() for make in makes]
 IDS = [f"{name}-{make.__name__}" for name, make in CASES]
 
 
 def value(point):
+    if isinstance(point, list):  # a block structure: more positive blocks score higher
+        a = np.asarray(point)
+        return float((a > 0).sum()) / 16 + float(np.abs(a).sum()) / 1000
     if "b" in point:
         return point["a"] + "pqrst".index(point["b"]) / 10
     joint = point["a"]["v"] / 3 if "a" in point else 0.0
@@ -109,8 +119,17 @@ def test_ask_returns_new_points_of_the_space_and_tell_takes_failures(name, make)
     points = strategy.ask(3, rng, exclude=exclude)
     keys = [space.key(p) for p in points]
     assert 1 <= len(points) <= 3 and len(set(keys)) == len(keys) and not exclude & set(keys)
-    every = {space.key(p) for p in space.grid()}
-    assert set(keys) <= every
+    assert all(in_space(space, p) for p in points)
+
+
+def in_space(space, point):
+    if isinstance(space, BlockSpace):  # (too large to enumerate)
+        return space.stage(point) in space.stages and not degenerate(point)
+    return space.key(point) in {space.key(p) for p in space.grid()}
+
+
+def some_points(space):
+    return space.initial() if isinstance(space, BlockSpace) else list(space.grid())
 
 
 @pytest.mark.parametrize("name, make", CASES, ids=IDS)
@@ -134,7 +153,7 @@ class StopsEveryOther(Scheduler):
 
 @pytest.mark.parametrize("name, make", CASES, ids=IDS)
 def test_failed_and_pruned_trials_are_recorded_and_the_search_goes_on(name, make):
-    fails = {point_key(p) for p in list(make().grid())[::3]}
+    fails = {point_key(p) for p in some_points(make())[::3]}
     trials = search(name, make, 9, objective=Counted(fails), scheduler=StopsEveryOther())
     statuses = {t.status for t in trials}
     assert len(trials) == 9 and {"pruned", "complete"} <= statuses
@@ -150,9 +169,9 @@ def test_a_budget_larger_than_the_space_ends_when_the_space_is_exhausted(name):
     small = {"categorical": lambda: CategoricalSpace({"a": [0, 1, 2], "b": ["p", "q"]}),
              "hyper": lambda: HyperSpace.from_dict({"k": {"choice": ["u", "v", "w"]},
                                                     "x": {"choice": [0.0, 1.0]}})}  # fmt: skip
-    make = small["hyper" if SPACES[name] == [hyper] else "categorical"]
-    trials = search(name, make, 20)
-    assert (
-        sorted(point_key(t.point) for t in trials) == sorted({point_key(t.point) for t in trials})
-        and len(trials) == 6
-    )  # every point once, then the loop stops
+    small["blocks"] = lambda: BlockSpace(4)  # its first stage only: 5 classes
+    kind = {hyper: "hyper", blocks: "blocks"}.get(SPACES[name][0], "categorical")
+    trials = search(name, small[kind], 20)
+    keys = [small[kind]().key(t.point) for t in trials]
+    assert len(set(keys)) == len(keys) and len(trials) == (5 if kind == "blocks" else 6)
+    # every point once, then the loop stops

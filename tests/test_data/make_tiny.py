@@ -1,4 +1,5 @@
-"""Write tests/test_data/tiny/: ml-100k cut to users <= 60 and items <= 150.
+"""Write tests/test_data/tiny/: ml-100k cut to users <= 60 and items <= 150 (with the
+knowledge graph's links of those items and the triples whose head is one of them).
 
 Users left with more than MAX_PER_USER interactions are dropped: a user who rated
 every item leaves RecBole's negative sampler nothing to sample.
@@ -36,3 +37,8 @@ if __name__ == "__main__":
     _write(user[user["user_id:token"].isin(inter["user_id:token"])], "user")
     item = _read("item")
     _write(item[item["item_id:token"].astype(int) <= MAX_ITEM], "item")
+    link = _read("link")
+    link = link[link["item_id:token"].astype(int) <= MAX_ITEM]
+    _write(link, "link")
+    kg = _read("kg")
+    _write(kg[kg["head_id:token"].isin(link["entity_id:token"])], "kg")
