@@ -13,12 +13,17 @@ Protocols:
         and MAE on ratings normalised to [0, 1]), ``valid_metric: RMSE``.
     ctr: RecBole's context-aware defaults (labeled evaluation, AUC and LogLoss); on
         ml-100k that is RecBole's built-in CTR setup (label = rating >= 4).
+    kg: the general protocol on ml-100k's interactions with items linked to its knowledge
+        graph (what RecBole's KG datasets keep), written by this script from RecBole's
+        shipped files (:func:`kg_linked_copy`), so that BPR and the KG models rank the same
+        items; rows ``AutoSF[F]`` train AutoSF with the scoring function F, no search.
 
 Example:
     python benchmarks/baselines.py --task general --models BPR EASE --seeds 2020 2021 2022
     python benchmarks/baselines.py --task ctr --dataset mydata --data_path /data/atomic
     python benchmarks/baselines.py --task general --models search=models
     python benchmarks/baselines.py --task explicit --models FM NeuMF SIF search=models
+    python benchmarks/baselines.py --task kg --models BPR CFKG "AutoSF[DistMult]" AutoSF
 """
 
 import argparse
@@ -26,6 +31,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import sys
 import time
 from datetime import date
@@ -67,7 +73,16 @@ TASKS = {
         "config": {},
         "main_metric": "auc",
     },
-}
+    "kg": {
+        "models": [
+            "BPR", "CKE", "CFKG", "KGAT", "KGCN", "KGNNLS", "KTUP", "MKR", "RippleNet",
+            "AutoSF[DistMult]", "AutoSF[ComplEx]", "AutoSF[Analogy]", "AutoSF[SimplE]", "AutoSF",
+        ],
+        "config": {"valid_metric": "NDCG@10"},
+        "main_metric": "ndcg@10",
+        "data": lambda dataset: kg_linked_copy(dataset),
+    },
+}  # fmt: skip
 # The row of the model search (search: models, its default candidates and budget).
 MODEL_SEARCH = "search=models"
 # The budget keys a record keeps (when set): a row is one protocol, so they tell rows apart.
@@ -75,6 +90,41 @@ PROTOCOL_KEYS = (
     "epochs", "train_time_limit", "search_trials", "search_time", "search_epochs",
     "search_ensemble", "search_trial_epochs", "search_models", "asha_extrapolation",
 )  # fmt: skip
+
+
+def kg_linked_copy(dataset):
+    """A folder holding ``dataset`` (RecBole's shipped ml-100k) with only the interactions
+    of items linked to an entity of its knowledge graph, and its .kg, .link, .user and .item
+    files: written once under benchmarks/.work/data (RecBole's KG datasets drop the other
+    interactions themselves; a general model trained on this copy ranks the same items)."""
+    import pandas as pd
+    import recbole
+
+    source = os.path.join(os.path.dirname(recbole.__file__), "dataset_example", dataset)
+    if not os.path.isfile(os.path.join(source, f"{dataset}.kg")):
+        raise SystemExit(f"--task kg: RecBole ships no knowledge graph for {dataset}")
+    folder = os.path.join(HERE, ".work", "data", "kg-linked")
+    target = os.path.join(folder, dataset)
+    if os.path.isfile(os.path.join(target, f"{dataset}.inter")):
+        return folder
+    os.makedirs(target, exist_ok=True)
+
+    def read(suffix):
+        return pd.read_csv(os.path.join(source, f"{dataset}.{suffix}"), sep="\t", dtype=str)
+
+    kg, link, inter = read("kg"), read("link"), read("inter")
+    entities = set(kg["head_id:token"]) | set(kg["tail_id:token"])
+    linked = set(link.loc[link["entity_id:token"].isin(entities), "item_id:token"])
+    inter = inter[inter["item_id:token"].isin(linked)]
+    for suffix in ("kg", "link", "user", "item"):
+        shutil.copy(os.path.join(source, f"{dataset}.{suffix}"), target)
+    inter.to_csv(os.path.join(target, f"{dataset}.inter"), sep="\t", index=False)
+    return folder
+
+
+# A table row that is a model with settings of its own (``Model[...]``).
+ROW_SETTINGS = {f"AutoSF[{name}]": {"scoring_function": name}
+                for name in ("DistMult", "ComplEx", "Analogy", "SimplE")}  # fmt: skip
 
 
 def run_one(row, dataset, seed, config_dict, config_files):
@@ -88,7 +138,8 @@ def run_one(row, dataset, seed, config_dict, config_files):
 
     model = model_of(row)
     searches_models = model == MODEL_SEARCH
-    settings = {**config_dict, "seed": seed, "show_progress": False}
+    settings = {**config_dict, **ROW_SETTINGS.get(model_of(row, True), {})}
+    settings.update(seed=seed, show_progress=False)
     start = time.perf_counter()
     config = Config(
         model=None if searches_models else model,
@@ -115,7 +166,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
         result = train_and_test(config, verbose=False)
         trained = result.pop("model")
         params = sum(p.numel() for p in trained.parameters() if p.requires_grad)
-        extra = {}
+        extra = {"search": result["search"]} if result.get("search") else {}
     wall = time.perf_counter() - start
     return {
         "row": row,
@@ -161,8 +212,11 @@ def row_label(model, epochs_caps, time_limits, label=None):
     return model
 
 
-def model_of(row):
-    return row.split(" (")[0]
+def model_of(row, with_settings=False):
+    """The model of table row ``row`` (``Model[settings] (label)``): its name, or with
+    ``with_settings`` its name and settings (a key of :data:`ROW_SETTINGS`)."""
+    model = row.split(" (")[0]
+    return model if with_settings else model.split("[")[0]
 
 
 def _record_path(dataset, task):
@@ -192,8 +246,8 @@ def table_rows(records, task):
             current["seeds"] |= seeds
             current["records"] += runs[run]
     order = {m: i for i, m in enumerate(TASKS[task]["models"])}
-    groups.sort(key=lambda g: (order.get(model_of(g["label"]), len(order)), model_of(g["label"]),
-                               g["runs"][0], g["label"]))  # fmt: skip
+    groups.sort(key=lambda g: (order.get(model_of(g["label"], True), len(order)),
+                               model_of(g["label"]), g["runs"][0], g["label"]))  # fmt: skip
     return [((g["label"], "+".join(g["runs"])), g["records"]) for g in groups]
 
 
@@ -333,6 +387,8 @@ def main():
     config_dict = dict(task["config"])
     if args.data_path:
         config_dict["data_path"] = os.path.abspath(args.data_path)
+    elif "data" in task and not args.table:
+        config_dict["data_path"] = task["data"](args.dataset)
     user_files = [os.path.abspath(f) for f in args.config_files]
     config_files = task.get("config_files", []) + user_files
     caps, limits = parse_overrides(args.epochs_cap), parse_overrides(args.time_limit)
@@ -370,6 +426,13 @@ def main():
         "validation, test evaluated once.",
         "ctr": "RecBole's context-aware defaults (labeled evaluation, AUC, LogLoss, "
         "valid_metric AUC); on ml-100k RecBole's built-in CTR setup (label = rating >= 4).",
+        "kg": "RecBole defaults (random 8:1:1 split, full ranking, @10), valid_metric NDCG@10, "
+        "early stopping on validation, test evaluated once; on ml-100k's interactions with "
+        "items linked to its knowledge graph (97,554 of 100,000; 1,598 items; what RecBole's "
+        "KG datasets keep, written by the script from RecBole's files so that BPR ranks the "
+        "same items). Each model at RecBole's defaults; AutoSF[F]: AutoSF with scoring "
+        "function F (no search); AutoSF: its search (AutoSF.yaml's budget), then the found "
+        "function retrained.",
     }[args.task]
 
     script_args = ["--task", args.task, "--dataset", args.dataset]
