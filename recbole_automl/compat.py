@@ -13,6 +13,10 @@ Everything this project knows about RecBole's breakages lives here (see
   is never replaced.
 * ``recbole.quick_start`` imports ray at module level; this package never
   imports it and ships its own quick start instead.
+* KGAT builds its initial attention matrix with DGL, which has no build for
+  today's torch: without DGL, ``KGAT.init_graph`` is the same matrix built with
+  SciPy from the graph's edge lists (each relation's adjacency, rows normalised
+  by the head's out-degree, summed), and the DGL graph KGAT keeps is not built.
 
 pandas 3 is avoided by the install (``pandas<3``), not patched.
 """
@@ -41,10 +45,56 @@ def _restore_dok_update():
         sp.dok_matrix._update = _dok_update
 
 
+def _kgat_init_graph(self):
+    """KGAT's initial attention matrix, as its DGL code builds it: for each relation
+    1 .. n_relations - 1, the (head, tail) adjacency of its edges with each row divided
+    by its sum; the sum of these, as a sparse tensor."""
+    heads, tails, relations = (x.cpu().numpy() for x in (self.all_hs, self.all_ts, self.all_rs))
+    shape = tuple(self.matrix_size)
+    total = sp.csr_matrix(shape, dtype=np.float64)
+    for relation in range(1, self.n_relations):
+        edges = relations == relation
+        ones = np.ones(int(edges.sum()))
+        adjacency = sp.coo_matrix((ones, (heads[edges], tails[edges])), shape=shape).tocsr()
+        rowsum = np.asarray(adjacency.sum(1)).flatten()
+        inverse = np.divide(1.0, rowsum, out=np.zeros_like(rowsum), where=rowsum > 0)
+        total = total + sp.diags(inverse).dot(adjacency)
+    total = total.tocoo()
+    indices = torch.as_tensor(np.vstack([total.row, total.col]), dtype=torch.long)
+    values = torch.as_tensor(total.data, dtype=torch.float32)
+    return torch.sparse_coo_tensor(indices, values, self.matrix_size).to(self.device)
+
+
+def _without_dgl_graph(ckg_graph):
+    def wrapped(self, form="coo", value_field=None):
+        if form == "dgl":
+            return None  # (only KGAT asks for it, for the matrix _kgat_init_graph builds)
+        return ckg_graph(self, form, value_field)
+
+    wrapped.__wrapped__ = ckg_graph
+    return wrapped
+
+
+def _kgat_without_dgl():
+    try:
+        import dgl  # noqa: F401
+
+        return
+    except ImportError:
+        pass
+    from recbole.data.dataset import KnowledgeBasedDataset
+    from recbole.model.knowledge_aware_recommender import KGAT
+
+    if not hasattr(KnowledgeBasedDataset.ckg_graph, "__wrapped__"):
+        KnowledgeBasedDataset.ckg_graph = _without_dgl_graph(KnowledgeBasedDataset.ckg_graph)
+    KGAT.init_graph = _kgat_init_graph
+
+
 def apply():
     """Install the fixes; idempotent, and a no-op where RecBole already works."""
     _restore_numpy_aliases()
     _restore_dok_update()
+    _kgat_without_dgl()
 
 
 def load_best_checkpoint(trainer):

@@ -163,6 +163,30 @@ def test_compat_restores_dok_update_without_touching_torch_load():
     assert torch.load.__module__ == "torch.serialization"
 
 
+def test_kgat_runs_without_dgl_with_its_attention_matrix_built_by_scipy(isolated_run):
+    from recbole.data import create_dataset, data_preparation
+    from recbole.model.knowledge_aware_recommender import KGAT
+
+    from recbole_automl import Config
+
+    config = Config("KGAT", read_cmd_line=False, config_dict=tiny_config(embedding_size=8))
+    train, _, _ = data_preparation(config, create_dataset(config))
+    model = KGAT(config, train._dataset)
+    # Written out edge by edge: A[h, t] += 1 / (h's edges of that relation).
+    heads, tails, relations = model.all_hs.tolist(), model.all_ts.tolist(), model.all_rs.tolist()
+    degree = {}
+    for h, r in zip(heads, relations):
+        degree[(h, r)] = degree.get((h, r), 0) + 1
+    expected = torch.zeros(tuple(model.matrix_size))
+    for h, t, r in zip(heads, tails, relations):
+        if 1 <= r < model.n_relations:
+            expected[h, t] += 1.0 / degree[(h, r)]
+    assert torch.allclose(model.init_graph().to_dense(), expected, atol=1e-6)
+    assert expected.sum() > 0
+    result = run_recbole_automl(model="KGAT", config_dict=tiny_config(embedding_size=8))
+    assert 0 <= result["test_result"]["ndcg@10"] <= 1
+
+
 def test_plugin_property_files_comment_every_key():
     for folder, _, files in os.walk(PROPERTIES_DIR):
         for name in files:
