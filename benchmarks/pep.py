@@ -101,6 +101,10 @@ def write_table(bases, dataset="ml-100k"):
         *command_lines(records),
         "",
     ]
+    # Every base model with records, whichever --bases this run was given.
+    found = {r["label"].split()[0].split("-")[-1] for r in records}
+    bases = [b for b in dict.fromkeys([*bases, "FM", "DeepFM", "AutoInt", *sorted(found)])
+             if b in found]  # fmt: skip
     curves = {}
     full = {
         r["label"].split()[0][4:]: r["search"]["embedding_total"] for r in records if r["search"]

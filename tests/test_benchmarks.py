@@ -199,6 +199,8 @@ REBUILD = {
     "ml-100k-general.md": ["baselines.py", "--task", "general", "--table"],
     "ml-100k-ctr.md": ["baselines.py", "--task", "ctr", "--table"],
     "ml-100k-explicit.md": ["baselines.py", "--task", "explicit", "--table"],
+    "ml-100k-kg.md": ["baselines.py", "--task", "kg", "--table"],
+    "ml-1m-pep.md": ["pep.py", "--dataset", "ml-1m", "--table"],
     "ml-100k-anytime.md": ["anytime.py", "--table"],
     "ml-1m-general.md": ["baselines.py", "--task", "general", "--dataset", "ml-1m", "--table"],
     "ml-1m-ctr.md": ["baselines.py", "--task", "ctr", "--dataset", "ml-1m", "--table"],
