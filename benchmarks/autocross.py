@@ -9,8 +9,14 @@ every model (Adam 1e-3, batch 2048, early stopping on valid AUC); AutoCross.yaml
 for the search. Records go to ``results/raw/ml-100k-autocross.jsonl`` (a rerun skips
 recorded runs); the table is rebuilt into ``results/ml-100k-autocross.md``.
 
+Another dataset (records and table ``<dataset>-autocross``): ``--dataset ml-1m --data_path
+DIR`` runs issue 19's ml-1m CTR protocol (benchmarks/configs/ml-1m-ctr.yaml; the data from
+``../shared/tools/ml-1m.py``, never committed).
+
 Example:
     python benchmarks/autocross.py --seeds 2020 2021 2022
+    python benchmarks/autocross.py --dataset ml-1m --data_path /data --seeds 2020 \
+        --variants LR FM "LR + AutoCross"
 """
 
 import argparse
@@ -75,10 +81,23 @@ for label in WITH_WEIGHT_DECAY:
     for wd in WEIGHT_DECAYS:
         model, overrides = VARIANTS[label]
         VARIANTS[f"{label} wd={wd:g}"] = (model, {**overrides, "weight_decay": wd})
-RECORDS = os.path.join(RESULTS, "raw", "ml-100k-autocross.jsonl")
+CONFIG_FILES = {"ml-1m": [os.path.join(HERE, "configs", "ml-1m-ctr.yaml")]}
+PROTOCOLS = {
+    "ml-100k": [
+        "Protocol: RecBole's context-aware defaults on ml-100k (label = rating >= 4, random",
+    ],
+    "ml-1m": [
+        "Protocol: issue 19's ml-1m CTR protocol (benchmarks/configs/ml-1m-ctr.yaml: rating >= 4",
+        "against <= 2, rating 3 dropped, user and item features; random",
+    ],
+}
 
 
-def every_pair_producer(seed, path):
+def records_path(dataset):
+    return os.path.join(RESULTS, "raw", f"{dataset}-autocross.jsonl")
+
+
+def every_pair_producer(seed, path, dataset="ml-100k", data=None):
     """Save a producer with every second-order cross, vocabularies from the training split."""
     sys.path.insert(0, ROOT)
     from recbole.data import create_dataset, data_preparation
@@ -87,14 +106,15 @@ def every_pair_producer(seed, path):
     from recbole_automl.methods.cross_search import every_pair
     from recbole_automl.utils import init_seed
 
-    config = Config(model="AutoCross", dataset="ml-100k", config_dict={"seed": seed})
+    config = Config(model="AutoCross", dataset=dataset, config_file_list=CONFIG_FILES.get(dataset),
+                    config_dict={"seed": seed, **(data or {})})  # fmt: skip
     init_seed(seed, config["reproducibility"])
     train, valid, _ = data_preparation(config, create_dataset(config))
     every_pair(config, train._dataset, valid._dataset).save(path)
 
 
-def write_table():
-    records = load_records(RECORDS)
+def write_table(dataset="ml-100k"):
+    records = load_records(records_path(dataset))
     if not records:
         return
     by = collections.defaultdict(list)
@@ -122,10 +142,11 @@ def write_table():
         ]
         rows.append("| " + " | ".join(map(str, cells)) + " |")
     lines = [
-        "# AutoCross on ml-100k (RecBole's built-in CTR setup)",
+        f"# AutoCross on {dataset}"
+        + (" (RecBole's built-in CTR setup)" if dataset == "ml-100k" else ""),
         "",
         runs_note(records) + f" Table written {date.today().isoformat()}.",
-        "Protocol: RecBole's context-aware defaults on ml-100k (label = rating >= 4, random",
+        *PROTOCOLS.get(dataset, PROTOCOLS["ml-1m"]),
         "8:1:1, labeled evaluation, global AUC and LogLoss from RecBole's evaluator, Adam 1e-3,",
         "batch 2048, early stopping on valid AUC, test evaluated once per run). `B + AutoCross`:",
         "RecBole's model B on the data plus the crosses AutoCross found on the training split",
@@ -160,7 +181,7 @@ def write_table():
             lines += [f"- seed {r['seed']}: {', '.join(r['search']['crosses']) or 'none'}"
                       for r in sorted(by[label], key=lambda r: r["seed"])]  # fmt: skip
             lines.append("")
-    with open(os.path.join(TABLES, "ml-100k-autocross.md"), "w") as f:
+    with open(os.path.join(TABLES, f"{dataset}-autocross.md"), "w") as f:
         f.write("\n".join(lines))
 
 
@@ -218,25 +239,32 @@ def _weight_decay_lines(by):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--data_path", default=None, help="folder holding <dataset>/")
     add_run_arguments(parser)
     args = parser.parse_args()
+    data = {"data_path": os.path.abspath(args.data_path)} if args.data_path else {}
 
     if args.run_one:
         label, seed = args.run_one[0], int(args.run_one[1])
         model, overrides = VARIANTS[label]
         if label == ALL_PAIRS:
             path = os.path.abspath(f"every-pair-{seed}.json")
-            every_pair_producer(seed, path)
+            every_pair_producer(seed, path, args.dataset, data)
             overrides = {**overrides, "autocross_producer": path}
-        train_and_record(label, model, seed, overrides=overrides)
+        train_and_record(label, model, seed, CONFIG_FILES.get(args.dataset),
+                         {**overrides, **data}, dataset=args.dataset)  # fmt: skip
     elif not args.table:
         jobs = [(label, seed) for seed in args.seeds for label in args.variants]
         # One folder per lane (RecBole names its files by the second they were made in).
         variants = hashlib.sha1(repr(args.variants).encode()).hexdigest()[:6]
         lane = "-".join(map(str, args.seeds)) + "-" + variants
-        workdir = os.path.join(HERE, ".work", f"autocross-{lane}")
-        run_jobs(__file__, ["--variants", *args.variants], jobs, RECORDS, workdir, write_table)
-    write_table()
+        workdir = os.path.join(HERE, ".work", f"autocross-{args.dataset}-{lane}")
+        script_args = ["--variants", *args.variants, "--dataset", args.dataset]
+        script_args += ["--data_path", data["data_path"]] if data else []
+        run_jobs(__file__, script_args, jobs, records_path(args.dataset), workdir,
+                 lambda: write_table(args.dataset))  # fmt: skip
+    write_table(args.dataset)
 
 
 if __name__ == "__main__":

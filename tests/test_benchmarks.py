@@ -210,6 +210,7 @@ REBUILD = {
     "ml-100k-lambdaopt.md": ["lambdaopt.py", "--table"],
     "ml-1m-lambdaopt.md": ["lambdaopt.py", "--dataset", "ml-1m", "--table"],
     "ml-100k-autocross.md": ["autocross.py", "--table"],
+    "ml-1m-autocross.md": ["autocross.py", "--dataset", "ml-1m", "--table"],
     "ml-100k-autocross-token-seq.md": ["autocross_token_seq.py", "--table"],
     "ml-100k-autocf-overhead.md": ["autocf_overhead.py", "--table"],
     "ml-100k-autocf-workers.md": ["autocf_search.py", "workers", "--table"],
