@@ -57,7 +57,9 @@ def test_unknown_model_names_it_and_lists_the_available_ones():
     assert "LightGCN" in str(error.value) and "\n" not in str(error.value)
 
 
-PLUGIN_MODELS = {"AutoCF", "ModelEnsemble", "SIF", "LambdaOptBPR", "PEP", "AutoCross"}
+PLUGIN_MODELS = {
+    "AutoCF", "ModelEnsemble", "SIF", "LambdaOptBPR", "PEP", "AutoCross", "AutoSF", "AutoGNN",
+}  # fmt: skip
 
 
 def test_every_plugin_model_is_found_by_name_before_recbole():

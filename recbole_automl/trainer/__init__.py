@@ -6,6 +6,7 @@ summarise) or, when its search is the training itself, a :class:`OneShotTrainer`
 
 from recbole_automl.trainer.autocf_trainer import AutoCFTrainer
 from recbole_automl.trainer.autocross_trainer import AutoCrossTrainer
+from recbole_automl.trainer.autognn_trainer import AutoGNNTrainer
 from recbole_automl.trainer.autosf_trainer import AutoSFTrainer
 from recbole_automl.trainer.ensemble_trainer import ModelEnsembleTrainer
 from recbole_automl.trainer.lambdaopt_trainer import LambdaOptBPRTrainer
@@ -17,6 +18,7 @@ from recbole_automl.trainer.sif_trainer import SIFTrainer
 __all__ = [
     "AutoCFTrainer",
     "AutoCrossTrainer",
+    "AutoGNNTrainer",
     "AutoSFTrainer",
     "LambdaOptBPRTrainer",
     "ModelEnsembleTrainer",

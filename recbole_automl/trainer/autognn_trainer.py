@@ -1,0 +1,120 @@
+"""AutoGNNTrainer: trains one graph CF architecture, or searches one for the data first.
+
+The search goes through the search core as AutoCF's does: a candidate is an architecture
+(:data:`~recbole_automl.model.general_recommender.autognn.SPACE`) and, with
+``search_hyper_space`` (the default), the hyper-parameters of AutoCF's joint search
+(embedding size, learning rate, L2, negatives) with it; ARSP (or random search) proposes
+candidates, each trains for ``search_epochs`` (on ``search_data_fraction`` of the users:
+a cheaper fidelity), the presets MF, LightGCN and NGCF first. The best on validation is
+retrained with the full ``epochs`` and early stopping; the test split is only used after
+that, by whoever calls ``evaluate``.
+"""
+
+from recbole.trainer import Trainer
+from recbole.utils import set_color
+
+from recbole_automl.methods.searching import (
+    config_keys,
+    parse_hyper_space,
+    run_configured_search,
+    sample_users,
+    train_loader,
+    train_trial,
+    training_keys,
+    trial_config,
+)
+from recbole_automl.model.general_recommender.autognn import PRESETS, SPACE, AutoGNN
+from recbole_automl.search import CategoricalSpace, JointSpace
+from recbole_automl.trainer.searching_trainer import SearchingTrainer
+from recbole_automl.utils import derive_config, reseed
+
+
+class AutoGNNTrainer(SearchingTrainer):
+    """RecBole ``Trainer`` for :class:`AutoGNN`; searches the architecture (and with
+    ``search_hyper_space`` its hyper-parameters) when ``architecture`` is ``~``."""
+
+    search_name = "AutoGNN"
+    run_key_ignores = ("epochs",)  # candidates train for search_epochs
+    export_prefixes = ("search_", "arsp_")
+
+    def needs_search(self):
+        return self.config["architecture"] is None
+
+    def search(self, train_data, valid_data, show_progress=False):
+        config = self.config
+        space = search_space(config)
+        presets = {
+            name: preset_point(config, space, name) for name in config["search_presets"] or []
+        }
+        screening = sample_users(config, train_data, valid_data, config["search_data_fraction"])
+        trials, best = run_configured_search(
+            config, "AutoGNN search", CandidateObjective(config, *screening), space,
+            self.search_dir, bigger=self.valid_metric_bigger, logger=self.logger,
+            show_progress=show_progress, batch_size=config["arsp_k1"],
+            max_epochs=config["search_epochs"], first_points=list(presets.values()),
+        )  # fmt: skip
+        exported = self.export(**config_keys(config, best.point))
+        scores = {space.key(t.point): t.value for t in trials if t.scored}
+        self.comparison = [{"model": "found", "valid_score": best.value}] + [
+            {"model": name, "valid_score": scores[space.key(point)]}
+            for name, point in presets.items() if space.key(point) in scores
+        ]  # fmt: skip
+        self.logger.info(
+            set_color("best architecture", "yellow")
+            + f": {best.point} (valid {config['valid_metric']} {best.value:.4f}); "
+            f"against the presets {self.comparison[1:]}; reproduce with --model=AutoGNN "
+            f"--config_files={exported}"
+        )
+        return best
+
+    def adopt(self, found, train_data):
+        keys = training_keys(self.config, found.point)
+        train_data = train_loader(derive_config(self.config, **keys), train_data)
+        self.rebuild(train_data, **keys)
+        return train_data
+
+    def summarise(self, found):
+        if found is None:
+            return None
+        return {**config_keys(self.config, found.point), "valid_score": found.value,
+                "comparison": self.comparison, "folder": self.search_dir}  # fmt: skip
+
+
+def search_space(config):
+    """The architectures, joint with ``search_hyper_space`` when it is set."""
+    architectures = CategoricalSpace(SPACE)
+    if not config["search_hyper_space"]:
+        return JointSpace({"architecture": architectures})
+    hyper = parse_hyper_space(config, "search_hyper_space")
+    return JointSpace({"architecture": architectures}, hyper)
+
+
+def preset_point(config, space, name):
+    """The point of preset ``name``: its architecture, the other keys as ``config`` sets them."""
+    point = {"architecture": dict(PRESETS[name])}
+    if space.hyper is not None:
+
+        def value_of(key):
+            base, dot, field = key.partition(".")
+            return config[base][field] if dot else config[key]
+
+        point.update(space.hyper.point(value_of))
+    return point
+
+
+class CandidateObjective:
+    """Trains one candidate for ``search_epochs``; returns its validation outcome (it holds
+    only the config and the dataloaders, so it can be shipped to forked or Ray workers)."""
+
+    def __init__(self, config, train_data, valid_data):
+        self.config, self.train_data, self.valid_data = config, train_data, valid_data
+
+    def __call__(self, point, report=None):
+        epochs = self.config["search_epochs"]
+        config = trial_config(
+            self.config, point, epochs=epochs, eval_step=self.config["search_eval_step"] or epochs
+        )
+        train_data = train_loader(config, self.train_data)
+        reseed(config, train_data)
+        model = AutoGNN(config, train_data._dataset).to(config["device"])
+        return train_trial(Trainer(config, model), train_data, self.valid_data, report)
