@@ -122,9 +122,14 @@ def kg_linked_copy(dataset):
     return folder
 
 
-# A table row that is a model with settings of its own (``Model[...]``).
-ROW_SETTINGS = {f"AutoSF[{name}]": {"scoring_function": name}
-                for name in ("DistMult", "ComplEx", "Analogy", "SimplE")}  # fmt: skip
+# A table row that is a model with one setting of its own, ``Model[value]``: the key set.
+ROW_KEYS = {"AutoSF": "scoring_function", "AutoGNN": "architecture"}
+
+
+def row_settings(row):
+    """The config of table row ``row``'s ``[value]`` (``AutoSF[ComplEx]``), or nothing."""
+    model, _, value = model_of(row, True).partition("[")
+    return {ROW_KEYS[model]: value.rstrip("]")} if value else {}
 
 
 def run_one(row, dataset, seed, config_dict, config_files):
@@ -138,7 +143,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
 
     model = model_of(row)
     searches_models = model == MODEL_SEARCH
-    settings = {**config_dict, **ROW_SETTINGS.get(model_of(row, True), {})}
+    settings = {**config_dict, **row_settings(row)}
     settings.update(seed=seed, show_progress=False)
     start = time.perf_counter()
     config = Config(
@@ -213,8 +218,8 @@ def row_label(model, epochs_caps, time_limits, label=None):
 
 
 def model_of(row, with_settings=False):
-    """The model of table row ``row`` (``Model[settings] (label)``): its name, or with
-    ``with_settings`` its name and settings (a key of :data:`ROW_SETTINGS`)."""
+    """The model of table row ``row`` (``Model[value] (label)``): its name, or with
+    ``with_settings`` its name and value (see :data:`ROW_KEYS`)."""
     model = row.split(" (")[0]
     return model if with_settings else model.split("[")[0]
 
