@@ -133,3 +133,17 @@ def test_search_trains_the_presets_first_then_retrains_the_best_and_resumes(isol
     again = run_recbole_automl(model="AutoGNN", config_dict=tiny_config(**SEARCH))
     assert Journal(folder / "journal.jsonl").load() == trials  # nothing trained again
     assert again["test_result"] == result["test_result"]
+
+
+def test_softmax_loss_is_the_cross_entropy_of_the_positive_among_every_item():
+    config = Config(
+        "AutoGNN", read_cmd_line=False,
+        config_dict=tiny_config(architecture="LightGCN", loss_type="softmax", reg_weight=0.0),
+    )  # fmt: skip
+    train, _, _ = data_preparation(config, create_dataset(config))
+    model = AutoGNN(config, train._dataset)
+    batch = next(iter(train))
+    users, items = model.forward()
+    u, pos = users[batch[model.USER_ID]], batch[model.ITEM_ID]
+    expected = -torch.log_softmax(u @ items.T, 1)[torch.arange(len(pos)), pos].mean()
+    assert torch.allclose(model.calculate_loss(batch), expected, atol=1e-6)

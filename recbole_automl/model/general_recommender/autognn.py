@@ -27,8 +27,10 @@ layers (0-4), each:
 The layers' outputs (with the embeddings themselves, layer 0) are combined by
 ``combination``: ``last``, ``mean`` (LightGCN), ``sum``, ``concat`` (NGCF) or
 ``weighted`` (learned softmax weights). Score: the dot product of the user's and item's
-combined embeddings; loss: BPR plus ``reg_weight`` times the squared norms of the batch's
-layer-0 embeddings (LightGCN's). :data:`PRESETS` are MF, LightGCN and NGCF as points.
+combined embeddings; loss (``loss_type``): BPR (LightGCN's and NGCF's), or softmax (the
+cross-entropy of the positive among every item, the loss AutoCF's benchmarks chose), plus
+``reg_weight`` times the squared norms of the batch's layer-0 embeddings (LightGCN's).
+:data:`PRESETS` are MF, LightGCN and NGCF as points.
 """
 
 import numpy as np
@@ -157,6 +159,12 @@ class AutoGNN(GeneralRecommender):
         self.arch = parse_architecture(config["architecture"] or "LightGCN")
         self.embedding_size = config["embedding_size"]
         self.reg_weight = config["reg_weight"]
+        self.loss_type = config["loss_type"]
+        if self.loss_type not in ("BPR", "softmax"):
+            raise ConfigError(
+                f"Config key 'loss_type' must be one of ['BPR', 'softmax'] for AutoGNN, "
+                f"got {self.loss_type!r}."
+            )
         self.user_embedding = nn.Embedding(self.n_users, self.embedding_size)
         self.item_embedding = nn.Embedding(self.n_items, self.embedding_size)
         graph_self = self.arch["self_connection"] and self.arch["transform"] != "bi"
@@ -216,13 +224,15 @@ class AutoGNN(GeneralRecommender):
         pos_item, neg_item = interaction[self.ITEM_ID], interaction[self.NEG_ITEM_ID]
         users, items = self.forward()
         u = users[user]
-        pos = (u * items[pos_item]).sum(1)
-        neg = (u * items[neg_item]).sum(1)
+        if self.loss_type == "softmax":
+            rec_loss = F.cross_entropy(u @ items.T, pos_item)
+        else:
+            rec_loss = self.mf_loss((u * items[pos_item]).sum(1), (u * items[neg_item]).sum(1))
         reg = self.reg_loss(
             self.user_embedding(user), self.item_embedding(pos_item),
             self.item_embedding(neg_item), require_pow=False,
         )  # fmt: skip
-        return self.mf_loss(pos, neg) + self.reg_weight * reg
+        return rec_loss + self.reg_weight * reg
 
     def predict(self, interaction):
         users, items = self.forward()
