@@ -121,6 +121,12 @@ class JointSpace(Space):
             point.update(self.hyper.sample(rng))
         return point
 
+    def key(self, point):
+        """The point's key, each named part as its own space keys it (equal for points that
+        space holds equal)."""
+        named = {key: json.loads(space.key(point[key])) for key, space in self.named.items()}
+        return point_key({**point, **named})
+
     def encode(self, point):
         parts = [space.encode(point[key]) for key, space in self.named.items()]
         if self.hyper is not None:

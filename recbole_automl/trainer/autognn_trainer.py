@@ -23,8 +23,12 @@ from recbole_automl.methods.searching import (
     training_keys,
     trial_config,
 )
-from recbole_automl.model.general_recommender.autognn import PRESETS, SPACE, AutoGNN
-from recbole_automl.search import CategoricalSpace, JointSpace
+from recbole_automl.model.general_recommender.autognn import (
+    PRESETS,
+    ArchitectureSpace,
+    AutoGNN,
+)
+from recbole_automl.search import JointSpace
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.utils import derive_config, reseed
 
@@ -82,7 +86,7 @@ class AutoGNNTrainer(SearchingTrainer):
 
 def search_space(config):
     """The architectures, joint with ``search_hyper_space`` when it is set."""
-    architectures = CategoricalSpace(SPACE)
+    architectures = ArchitectureSpace(config["search_architecture_space"])
     if not config["search_hyper_space"]:
         return JointSpace({"architecture": architectures})
     hyper = parse_hyper_space(config, "search_hyper_space")

@@ -147,3 +147,42 @@ def test_softmax_loss_is_the_cross_entropy_of_the_positive_among_every_item():
     u, pos = users[batch[model.USER_ID]], batch[model.ITEM_ID]
     expected = -torch.log_softmax(u @ items.T, 1)[torch.arange(len(pos)), pos].mean()
     assert torch.allclose(model.calculate_loss(batch), expected, atol=1e-6)
+
+
+def test_a_search_holds_every_zero_layer_architecture_as_one_point():
+    from recbole_automl.model.general_recommender.autognn import ArchitectureSpace
+    from recbole_automl.search import HyperSpace, JointSpace
+
+    space = JointSpace(
+        {"architecture": ArchitectureSpace()},
+        HyperSpace.from_dict({"embedding_size": {"choice": [8, 16]}}),
+    )
+    mf = {"architecture": {"layers": 0}, "embedding_size": 8}
+    other = {"architecture": {"layers": 0, "transform": "bi", "edge_dropout": 0.2},
+             "embedding_size": 8}  # fmt: skip
+    assert space.key(mf) == space.key(other)
+    assert space.key(mf) != space.key({**mf, "embedding_size": 16})
+    deep = {"architecture": {"layers": 2}, "embedding_size": 8}
+    assert space.key(deep) != space.key({**deep, "architecture": {"layers": 2, "transform": "bi"}})
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        point = space.sample(rng)
+        if point["architecture"]["layers"] == 0:
+            assert point["architecture"] == parse_architecture("MF")
+
+
+def test_the_search_draws_from_the_narrowed_space_and_names_a_bad_one(isolated_run):
+    from recbole_automl.model.general_recommender.autognn import ArchitectureSpace
+
+    space = ArchitectureSpace({"aggregation": ["sum"], "layers": [0, 1]})
+    rng = np.random.default_rng(0)
+    points = [space.sample(rng) for _ in range(30)]
+    assert {p["aggregation"] for p in points} == {"sum"}
+    assert {p["layers"] for p in points} == {0, 1}
+    bad_spaces = [({"depth": [1]}, "unknown part 'depth'"),
+                  ({"layers": [9]}, r"'layers' must be a non-empty list of \[0, 1")]  # fmt: skip
+    for bad, message in bad_spaces:
+        with pytest.raises(ConfigError, match=f"'search_architecture_space': {message}"):
+            run_recbole_automl(
+                model="AutoGNN", config_dict=tiny_config(search_architecture_space=bad)
+            )

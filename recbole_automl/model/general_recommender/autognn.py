@@ -43,6 +43,7 @@ from recbole.model.init import xavier_uniform_initialization
 from recbole.model.loss import BPRLoss, EmbLoss
 from recbole.utils import InputType
 
+from recbole_automl.search import CategoricalSpace, point_key
 from recbole_automl.utils import ConfigError
 
 SPACE = {
@@ -91,6 +92,47 @@ def parse_architecture(architecture, key="architecture"):
                 f"Config key '{key}': '{part}' must be one of {SPACE[part]}, got {value!r}."
             )
     return full
+
+
+def canonical(architecture):
+    """``architecture`` with the parts that change nothing set to LightGCN's: with 0 layers
+    every part but the layers (MF), so that equal models are one point of the search."""
+    full = parse_architecture(architecture)
+    if full["layers"] == 0:
+        return {**_LIGHTGCN, "layers": 0}
+    return full
+
+
+class ArchitectureSpace(CategoricalSpace):
+    """:data:`SPACE` (or a part of it: ``choices`` narrows some parts' choices) as a
+    categorical space whose points are :func:`canonical`."""
+
+    def __init__(self, choices=None, key="search_architecture_space"):
+        choices = dict(choices or {})
+        for part, values in choices.items():
+            if part not in SPACE:
+                raise ConfigError(
+                    f"Config key '{key}': unknown part {part!r}; parts are {list(SPACE)}."
+                )
+            if (
+                not isinstance(values, list)
+                or not values
+                or any(v not in SPACE[part] for v in values)
+            ):
+                raise ConfigError(
+                    f"Config key '{key}': '{part}' must be a non-empty list of {SPACE[part]}, "
+                    f"got {values!r}."
+                )
+        super().__init__({**SPACE, **choices})
+
+    def sample(self, rng):
+        return canonical(super().sample(rng))
+
+    def key(self, point):
+        return point_key(canonical(point))
+
+    def encode(self, point):
+        return super().encode(canonical(point))
 
 
 def normalized_adjacency(interactions, n_users, n_items, normalization, self_connection):
