@@ -93,20 +93,22 @@ PROTOCOL_KEYS = (
 
 
 def kg_linked_copy(dataset):
-    """A folder holding ``dataset`` (RecBole's shipped ml-100k) with only the interactions
-    of items linked to an entity of its knowledge graph, and its .kg, .link, .user and .item
-    files: written once under benchmarks/.work/data (RecBole's KG datasets drop the other
-    interactions themselves; a general model trained on this copy ranks the same items)."""
+    """``(folder, name)`` of a copy of ``dataset`` (RecBole's shipped ml-100k) named
+    ``<dataset>-kg-linked``, with only the interactions of items linked to an entity of its
+    knowledge graph, and its .kg, .link, .user and .item files: written once under
+    benchmarks/.work/data. RecBole's KG datasets drop the other interactions themselves; a
+    general model trained on this copy ranks the same items (and RecBole always reads
+    ml-100k itself from its own folder, whatever data_path says)."""
     import pandas as pd
     import recbole
 
     source = os.path.join(os.path.dirname(recbole.__file__), "dataset_example", dataset)
     if not os.path.isfile(os.path.join(source, f"{dataset}.kg")):
         raise SystemExit(f"--task kg: RecBole ships no knowledge graph for {dataset}")
-    folder = os.path.join(HERE, ".work", "data", "kg-linked")
-    target = os.path.join(folder, dataset)
-    if os.path.isfile(os.path.join(target, f"{dataset}.inter")):
-        return folder
+    folder, name = os.path.join(HERE, ".work", "data", "kg-linked"), f"{dataset}-kg-linked"
+    target = os.path.join(folder, name)
+    if os.path.isfile(os.path.join(target, f"{name}.inter")):
+        return folder, name
     os.makedirs(target, exist_ok=True)
 
     def read(suffix):
@@ -117,9 +119,21 @@ def kg_linked_copy(dataset):
     linked = set(link.loc[link["entity_id:token"].isin(entities), "item_id:token"])
     inter = inter[inter["item_id:token"].isin(linked)]
     for suffix in ("kg", "link", "user", "item"):
-        shutil.copy(os.path.join(source, f"{dataset}.{suffix}"), target)
-    inter.to_csv(os.path.join(target, f"{dataset}.inter"), sep="\t", index=False)
-    return folder
+        shutil.copy(
+            os.path.join(source, f"{dataset}.{suffix}"), os.path.join(target, f"{name}.{suffix}")
+        )
+    inter.to_csv(os.path.join(target, f"{name}.inter"), sep="\t", index=False)
+    return folder, name
+
+
+def general_model(model):
+    """Whether ``model`` is a general recommender (not a KG or context-aware one)."""
+    sys.path.insert(0, ROOT)
+    from recbole.utils import ModelType
+
+    from recbole_automl.lookup import get_model
+
+    return get_model(model).type == ModelType.GENERAL
 
 
 # A table row that is a model with one setting of its own, ``Model[value]``: the key set.
@@ -392,8 +406,6 @@ def main():
     config_dict = dict(task["config"])
     if args.data_path:
         config_dict["data_path"] = os.path.abspath(args.data_path)
-    elif "data" in task and not args.table:
-        config_dict["data_path"] = task["data"](args.dataset)
     user_files = [os.path.abspath(f) for f in args.config_files]
     config_files = task.get("config_files", []) + user_files
     caps, limits = parse_overrides(args.epochs_cap), parse_overrides(args.time_limit)
@@ -410,7 +422,10 @@ def main():
             config_dict["epochs"] = int(caps[model])
         elif model in limits:
             config_dict["train_time_limit"] = limits[model]
-        record = run_one(row, args.dataset, seed, config_dict, config_files)
+        dataset = args.dataset
+        if "data" in task and not args.data_path and general_model(model):
+            config_dict["data_path"], dataset = task["data"](args.dataset)
+        record = run_one(row, dataset, seed, config_dict, config_files)
         print("RECORD " + json.dumps(record))
         return
 
@@ -433,9 +448,14 @@ def main():
         "valid_metric AUC); on ml-100k RecBole's built-in CTR setup (label = rating >= 4).",
         "kg": "RecBole defaults (random 8:1:1 split, full ranking, @10), valid_metric NDCG@10, "
         "early stopping on validation, test evaluated once; on ml-100k's interactions with "
-        "items linked to its knowledge graph (97,554 of 100,000; 1,598 items; what RecBole's "
-        "KG datasets keep, written by the script from RecBole's files so that BPR ranks the "
-        "same items). Each model at RecBole's defaults; AutoSF[F]: AutoSF with scoring "
+        "items linked to its knowledge graph (97,554 of 100,000; 1,598 items: what RecBole's "
+        "KG datasets keep). A general model (BPR) runs on a copy of those interactions that the "
+        "script writes from RecBole's files (ml-100k-kg-linked; the same split: for seed 2020 its "
+        "test pairs are those of RecBole's KG dataset), except the rows labelled just "
+        "BPR: they ran on all of ml-100k (100,000 interactions, 1,682 items; the first version "
+        "of the script gave the copy RecBole's name, and RecBole reads ml-100k from its own "
+        "folder whatever data_path says), so they are not comparable; read BPR (KG-linked "
+        "items). Each model at RecBole's defaults; AutoSF[F]: AutoSF with scoring "
         "function F (no search); AutoSF: its search (AutoSF.yaml's budget), then the found "
         "function retrained.",
     }[args.task]
