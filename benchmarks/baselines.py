@@ -326,8 +326,31 @@ def table_lines(records, task, dataset, protocol):
         + ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         + ["| " + " | ".join(row) + " |" for row in rows]
     )
+    lines += found_lines(records)
     lines += ["", f"![test {main}]({name}.png)", ""]
     return lines, chart
+
+
+def found_lines(records):
+    """What each searching row found, per seed (AutoSF's structure, AutoGNN's architecture
+    and hyper-parameters), from the records' search summaries."""
+    lines = []
+    for record in records:
+        search = record.get("search") or {}
+        key = next((k for k in ("scoring_function", "architecture") if k in search), None)
+        if key is None:
+            continue
+        line = f"- {record.get('row', record['model'])}, seed {record['seed']}: {key} "
+        line += json.dumps(search[key])
+        if key == "scoring_function":
+            line += f" (equivalent to {search['named_as'] or 'none of the named functions'})"
+        more = {
+            k: search[k] for k in ("embedding_size", "learning_rate", "reg_weight") if k in search
+        }
+        if more:
+            line += f", {json.dumps(more)}"
+        lines.append(line + f"; valid at the search's fidelity {search.get('valid_score')}")
+    return ["", "Found by the searches:", "", *lines] if lines else []
 
 
 def write_table(dataset, task, protocol):
