@@ -29,6 +29,7 @@ from recbole_automl.model.general_recommender.autognn import (
     AutoGNN,
 )
 from recbole_automl.search import JointSpace
+from recbole_automl.trainer.autocf_trainer import comparison, comparison_line
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.utils import derive_config, reseed
 
@@ -58,17 +59,14 @@ class AutoGNNTrainer(SearchingTrainer):
             max_epochs=config["search_epochs"], first_points=list(presets.values()),
         )  # fmt: skip
         exported = self.export(**config_keys(config, best.point))
-        scores = {space.key(t.point): t.value for t in trials if t.scored}
-        self.comparison = [{"model": "found", "valid_score": best.value}] + [
-            {"model": name, "valid_score": scores[space.key(point)]}
-            for name, point in presets.items() if space.key(point) in scores
-        ]  # fmt: skip
         self.logger.info(
             set_color("best architecture", "yellow")
             + f": {best.point} (valid {config['valid_metric']} {best.value:.4f}); "
-            f"against the presets {self.comparison[1:]}; reproduce with --model=AutoGNN "
-            f"--config_files={exported}"
+            f"reproduce with --model=AutoGNN --config_files={exported}"
         )
+        self.comparison = comparison(trials, presets, best, space, self.valid_metric_bigger)
+        line = comparison_line(self.comparison, config["valid_metric"], config["search_epochs"])
+        self.logger.info(set_color(line, "yellow"))
         return best
 
     def adopt(self, found, train_data):

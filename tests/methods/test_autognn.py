@@ -13,6 +13,7 @@ from recbole.trainer import Trainer
 from recbole_automl import Config, ConfigError, run_recbole_automl
 from recbole_automl.lookup import get_model
 from recbole_automl.model.general_recommender.autognn import (
+    PRESETS,
     AutoGNN,
     GNNLayer,
     normalized_adjacency,
@@ -127,7 +128,10 @@ def test_search_trains_the_presets_first_then_retrains_the_best_and_resumes(isol
     best = max((t for t in trials if t.scored), key=lambda t: t.value)
     assert summary["architecture"] == best.point["architecture"]
     assert summary["embedding_size"] == best.point["embedding_size"]
-    assert [row["model"] for row in summary["comparison"]] == ["found", "MF", "LightGCN", "NGCF"]
+    rows = summary["comparison"]  # the found model, then the presets by validation score
+    assert rows[0]["model"] == "found" and {r["model"] for r in rows[1:]} == set(PRESETS)
+    assert [r["valid_score"] for r in rows[1:]] == sorted((r["valid_score"] for r in rows[1:]),
+                                                          reverse=True)  # fmt: skip
     exported = yaml.safe_load(open(folder / "best.yaml"))
     assert exported["architecture"] == best.point["architecture"]
     again = run_recbole_automl(model="AutoGNN", config_dict=tiny_config(**SEARCH))
