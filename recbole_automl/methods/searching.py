@@ -147,6 +147,13 @@ def config_keys(config, point):
     return keys
 
 
+def config_value(config, key):
+    """``config[key]``; a dotted key ``name.field`` reads one field of the dict ``name``
+    (the reverse of :func:`config_keys`)."""
+    name, dot, field = key.partition(".")
+    return config[name][field] if dot else config[key]
+
+
 def training_keys(config, point):
     """:func:`config_keys`, plus what RecBole's ``Config`` derives from them: the input
     type a ``loss_type`` trains on (pairs for BPR and softmax, labelled rows otherwise)."""

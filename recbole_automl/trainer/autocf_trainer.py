@@ -12,12 +12,15 @@ the best candidate on validation is retrained with the full ``epochs`` and early
 the test split is only used after that, by whoever calls ``evaluate``.
 """
 
+import functools
+
 import torch
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
 from recbole_automl.methods.searching import (
     config_keys,
+    config_value,
     parse_hyper_space,
     run_configured_search,
     sample_users,
@@ -229,11 +232,7 @@ def preset_points(config, space, n_interactions=0, logger=None):
         if not isinstance(space, JointSpace):
             points[name] = branches
             continue
-
-        def value_of(key):
-            base, dot, field = key.partition(".")
-            return config[base][field] if dot else config[key]
-
+        value_of = functools.partial(config_value, config)
         points[name] = {"architecture": branches, **space.hyper.point(value_of)}
     return points
 
@@ -259,11 +258,14 @@ def candidate_keys(point):
 
 
 class CandidateObjective:
-    """Trains one candidate for ``search_epochs``; returns its validation outcome.
+    """Trains one candidate (a ``model_class`` with ``trainer_class``) for
+    ``search_epochs``; returns its validation outcome.
 
     It holds only the config and the dataloaders, so it can be shipped to forked or Ray
     workers.
     """
+
+    model_class, trainer_class = AutoCF, CandidateTrainer
 
     def __init__(self, config, train_data, valid_data):
         self.config, self.train_data, self.valid_data = config, train_data, valid_data
@@ -276,6 +278,6 @@ class CandidateObjective:
         )  # fmt: skip
         train_data = train_loader(config, self.train_data)
         reseed(config, train_data)
-        model = AutoCF(config, train_data._dataset).to(config["device"])
-        trainer = CandidateTrainer(config, model)
+        model = self.model_class(config, train_data._dataset).to(config["device"])
+        trainer = self.trainer_class(config, model)
         return train_trial(trainer, train_data, self.valid_data, report)

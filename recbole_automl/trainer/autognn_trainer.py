@@ -10,18 +10,19 @@ retrained with the full ``epochs`` and early stopping; the test split is only us
 that, by whoever calls ``evaluate``.
 """
 
+import functools
+
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
 from recbole_automl.methods.searching import (
     config_keys,
+    config_value,
     parse_hyper_space,
     run_configured_search,
     sample_users,
     train_loader,
-    train_trial,
     training_keys,
-    trial_config,
 )
 from recbole_automl.model.general_recommender.autognn import (
     PRESETS,
@@ -29,9 +30,10 @@ from recbole_automl.model.general_recommender.autognn import (
     AutoGNN,
 )
 from recbole_automl.search import JointSpace
+from recbole_automl.trainer import autocf_trainer
 from recbole_automl.trainer.autocf_trainer import comparison, comparison_line
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
-from recbole_automl.utils import derive_config, reseed
+from recbole_automl.utils import derive_config
 
 
 class AutoGNNTrainer(SearchingTrainer):
@@ -95,28 +97,11 @@ def preset_point(config, space, name):
     """The point of preset ``name``: its architecture, the other keys as ``config`` sets them."""
     point = {"architecture": dict(PRESETS[name])}
     if space.hyper is not None:
-
-        def value_of(key):
-            base, dot, field = key.partition(".")
-            return config[base][field] if dot else config[key]
-
-        point.update(space.hyper.point(value_of))
+        point.update(space.hyper.point(functools.partial(config_value, config)))
     return point
 
 
-class CandidateObjective:
-    """Trains one candidate for ``search_epochs``; returns its validation outcome (it holds
-    only the config and the dataloaders, so it can be shipped to forked or Ray workers)."""
+class CandidateObjective(autocf_trainer.CandidateObjective):
+    """AutoCF's candidate objective, training an :class:`AutoGNN` with RecBole's Trainer."""
 
-    def __init__(self, config, train_data, valid_data):
-        self.config, self.train_data, self.valid_data = config, train_data, valid_data
-
-    def __call__(self, point, report=None):
-        epochs = self.config["search_epochs"]
-        config = trial_config(
-            self.config, point, epochs=epochs, eval_step=self.config["search_eval_step"] or epochs
-        )
-        train_data = train_loader(config, self.train_data)
-        reseed(config, train_data)
-        model = AutoGNN(config, train_data._dataset).to(config["device"])
-        return train_trial(Trainer(config, model), train_data, self.valid_data, report)
+    model_class, trainer_class = AutoGNN, Trainer

@@ -1,5 +1,5 @@
 """Write tests/test_data/tiny/: ml-100k cut to users <= 60 and items <= 150 (with the
-knowledge graph's links of those items and the triples whose head is one of them).
+knowledge graph's links of those items and up to 10 triples whose head is one of them).
 
 Users left with more than MAX_PER_USER interactions are dropped: a user who rated
 every item leaves RecBole's negative sampler nothing to sample.
@@ -41,4 +41,5 @@ if __name__ == "__main__":
     link = link[link["item_id:token"].astype(int) <= MAX_ITEM]
     _write(link, "link")
     kg = _read("kg")
-    _write(kg[kg["head_id:token"].isin(link["entity_id:token"])], "kg")
+    kg = kg[kg["head_id:token"].isin(link["entity_id:token"])]
+    _write(kg.groupby("head_id:token", sort=False).head(10), "kg")
