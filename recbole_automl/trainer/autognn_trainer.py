@@ -30,7 +30,7 @@ from recbole_automl.model.general_recommender.autognn import (
     AutoGNN,
 )
 from recbole_automl.search import JointSpace
-from recbole_automl.trainer import autocf_trainer
+from recbole_automl.trainer.autocf_trainer import CandidateObjective as AutoCFObjective
 from recbole_automl.trainer.autocf_trainer import comparison, comparison_line
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.utils import derive_config
@@ -101,7 +101,7 @@ def preset_point(config, space, name):
     return point
 
 
-class CandidateObjective(autocf_trainer.CandidateObjective):
+class CandidateObjective(AutoCFObjective):
     """AutoCF's candidate objective, training an :class:`AutoGNN` with RecBole's Trainer."""
 
     model_class, trainer_class = AutoGNN, Trainer
