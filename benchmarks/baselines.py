@@ -462,7 +462,9 @@ def main():
         "softmax and no history_dropout (in budget or label) ran history_dropout 0 (the default "
         "before 2026-12-04): add benchmarks/configs/autocf_softmax_defaults.yaml; rows with "
         "loss_type softmax and no softmax_user_chunk ran RecBole's batches of shuffled pairs "
-        "(the configs above pin it).",
+        "(the configs above pin it). AutoGNN rows without a label ran AutoGNN's first defaults "
+        "(BPR, learning rate 0.001, 20 candidates of 10 epochs on all users): add "
+        "benchmarks/configs/autognn_bpr_defaults.yaml to run them again.",
         "explicit": "configs/explicit.yaml (rating regression: MSE loss, random 8:1:1, labeled "
         "evaluation, RMSE and MAE on ratings normalised to [0, 1]: x 4 = stars; FM and NeuMF "
         "keep their own loss on the scaled ratings), valid_metric RMSE; early stopping on "

@@ -37,7 +37,13 @@ def _one_epoch_loss(config, model, train):
     ],  # its final embeddings, LightGCN's (and AutoGNN's) on the layer-0 ones
 )
 def test_each_preset_trains_as_recbole_model_from_the_same_initialisation(preset, theirs, settings):
-    common = tiny_config(embedding_size=8, hidden_size_list=[8, 8, 8], loss_type="BPR", **settings)
+    common = tiny_config(
+        embedding_size=8,
+        hidden_size_list=[8, 8, 8],
+        loss_type="BPR",
+        learning_rate=0.001,
+        **settings,
+    )
     ours_config = Config(
         "AutoGNN", read_cmd_line=False, config_dict={**common, "architecture": preset}
     )
