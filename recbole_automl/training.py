@@ -7,6 +7,7 @@ from recbole.data import create_dataset, data_preparation
 
 from recbole_automl.compat import load_best_checkpoint
 from recbole_automl.lookup import get_model, get_trainer
+from recbole_automl.trainer.resume import resume_files
 from recbole_automl.trainer.stopping import fit
 from recbole_automl.utils import init_seed
 
@@ -32,7 +33,11 @@ def train_and_test(config, saved=True, verbose=True):
     if verbose:
         logger.info(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    own_checkpoint(trainer)
+    resume_file = None
+    if config["train_resume"]:
+        resume_file, trainer.saved_model_file = resume_files(config)
+    else:
+        own_checkpoint(trainer)
 
     show_progress = verbose and config["show_progress"]
     best_valid_score, best_valid_result = fit(
@@ -43,6 +48,7 @@ def train_and_test(config, saved=True, verbose=True):
         verbose=verbose,
         saved=saved,
         show_progress=show_progress,
+        resume_file=resume_file,
     )
     if saved:
         load_best_checkpoint(trainer)

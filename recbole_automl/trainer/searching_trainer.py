@@ -9,6 +9,7 @@ from recbole.utils import set_color
 
 from recbole_automl.methods.searching import exported_config, search_folder
 from recbole_automl.search import export_config
+from recbole_automl.trainer.resume import load_state
 from recbole_automl.utils import reseed
 
 
@@ -33,6 +34,7 @@ class SearchingTrainer(Trainer):
     search_name = None
     run_key_ignores = ()
     export_prefixes = ("search_",)
+    resumes_after_search = True  # train_resume: the state is the found model's, see fit
 
     def __init__(self, config, model):
         super().__init__(config, model)
@@ -81,6 +83,9 @@ class SearchingTrainer(Trainer):
             trained = self.trained(found)
         start = time.monotonic()
         if trained is None:
+            if getattr(self, "resume_file", None):  # train_resume: the found model's run
+                self.resume_loader = train_data
+                load_state(self, train_data, self.resume_file)
             result = super().fit(train_data, valid_data, **kwargs)
         else:
             result = self._take_trained(trained, kwargs.get("saved", True))
