@@ -154,6 +154,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
     from recbole_automl.methods.hyper_search import hyper_search
     from recbole_automl.methods.model_search import model_search
     from recbole_automl.quick_start import train_and_test
+    from recbole_automl.trainer.resume import resume_files
 
     model = model_of(row)
     searches_models = model == MODEL_SEARCH
@@ -167,6 +168,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
         config_dict={**settings, "search": "models"} if searches_models else settings,
         read_cmd_line=False,
     )
+    resumed = config["train_resume"] and os.path.exists(resume_files(config)[0])
     if searches_models:
         result = model_search(config, show_progress=False)
         extra = {
@@ -198,6 +200,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
         "params": params,
         "protocol": protocol_of(config),
         **extra,
+        **({"resumed": True} if resumed else {}),
     }
 
 
@@ -421,6 +424,14 @@ def main():
     )
     parser.add_argument("--results_dir", default=RESULTS, help="where tables and records go")
     parser.add_argument("--table", action="store_true", help="only rebuild the table")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="train_resume: each run keeps its state after every validation, so a run killed "
+        "goes on from its last epoch when the command runs again (the same result as a run "
+        "never stopped; its wall s then counts the last process only, and its record says "
+        "resumed)",
+    )
     parser.add_argument("--run-one", nargs=2, metavar=("ROW", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     RESULTS = os.path.abspath(args.results_dir)
@@ -448,6 +459,8 @@ def main():
         dataset = args.dataset
         if "data" in task and not args.data_path and general_model(model):
             config_dict["data_path"], dataset = task["data"](args.dataset)
+        if args.resume:
+            config_dict["train_resume"] = True
         record = run_one(row, dataset, seed, config_dict, config_files)
         print("RECORD " + json.dumps(record))
         return
@@ -491,6 +504,8 @@ def main():
         script_args += ["--data_path", os.path.abspath(args.data_path)]
     if user_files:
         script_args += ["--config_files", *user_files]
+    if args.resume:
+        script_args += ["--resume"]
     if args.label:
         script_args += ["--label", args.label]
     rows = [row_label(model, caps, limits, args.label) for model in models]
