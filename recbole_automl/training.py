@@ -4,12 +4,14 @@ import os
 from logging import getLogger
 
 from recbole.data import create_dataset, data_preparation
+from recbole.trainer import Trainer
 
 from recbole_automl.compat import load_best_checkpoint
 from recbole_automl.lookup import get_model, get_trainer
 from recbole_automl.trainer.resume import resume_files
+from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.trainer.stopping import fit
-from recbole_automl.utils import init_seed
+from recbole_automl.utils import ConfigError, init_seed
 
 
 def train_and_test(config, saved=True, verbose=True):
@@ -35,6 +37,11 @@ def train_and_test(config, saved=True, verbose=True):
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
     resume_file = None
     if config["train_resume"]:
+        if type(trainer).fit not in (Trainer.fit, SearchingTrainer.fit):
+            raise ConfigError(
+                f"Config key 'train_resume' must be False for {config['model']}: its trainer "
+                f"({type(trainer).__name__}) has a training loop of its own, which does not resume."
+            )
         resume_file, trainer.saved_model_file = resume_files(config)
     else:
         own_checkpoint(trainer)

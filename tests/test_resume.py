@@ -63,3 +63,10 @@ def test_train_resume_must_be_a_boolean():
 
     with pytest.raises(ConfigError, match="train_resume"):
         Config(model="BPR", config_dict=tiny_config(train_resume="yes"), read_cmd_line=False)
+
+
+def test_train_resume_is_refused_where_a_trainer_has_its_own_loop():
+    from recbole_automl.utils import ConfigError
+
+    with pytest.raises(ConfigError, match="'train_resume' must be False for LambdaOptBPR"):
+        _run("LambdaOptBPR", "unused", 1, train_resume=True)
