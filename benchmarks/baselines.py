@@ -340,7 +340,7 @@ def found_lines(records):
     lines = []
     for record in records:
         search = record.get("search") or {}
-        key = next((k for k in ("scoring_function", "architecture") if k in search), None)
+        key = next((k for k in ROW_KEYS.values() if k in search), None)
         if key is None:
             continue
         line = f"- {record.get('row', record['model'])}, seed {record['seed']}: {key} "

@@ -8,7 +8,7 @@ from recbole.trainer import Trainer
 
 from recbole_automl.compat import load_best_checkpoint
 from recbole_automl.lookup import get_model, get_trainer
-from recbole_automl.trainer.resume import resume_files
+from recbole_automl.trainer.resume import load_state, resume_files
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.trainer.stopping import fit
 from recbole_automl.utils import ConfigError, init_seed
@@ -43,6 +43,10 @@ def train_and_test(config, saved=True, verbose=True):
                 f"({type(trainer).__name__}) has a training loop of its own, which does not resume."
             )
         resume_file, trainer.saved_model_file = resume_files(config)
+        if isinstance(trainer, SearchingTrainer):
+            trainer.resume_file = resume_file  # loaded after its search, into the found model
+        else:
+            load_state(trainer, train_data, resume_file)
     else:
         own_checkpoint(trainer)
 

@@ -40,12 +40,15 @@ def reseed(config, *dataloaders):
     """
     init_seed(config["seed"], config["reproducibility"])
     for dataloader in dataloaders:
-        # A KG model's loader holds two: the interactions' and the KG triples'.
-        parts = [
-            getattr(dataloader, name, None) for name in ("general_dataloader", "kg_dataloader")
-        ]
-        for part in [p for p in parts if p is not None] or [dataloader]:
+        for part in shuffling_parts(dataloader):
             part.generator.manual_seed(config["seed"])
+
+
+def shuffling_parts(dataloader):
+    """The RecBole loaders inside ``dataloader`` that shuffle with a generator of their own:
+    itself, or for a KG model's loader its two (the interactions' and the KG triples')."""
+    parts = [getattr(dataloader, n, None) for n in ("general_dataloader", "kg_dataloader")]
+    return [p for p in parts if p is not None] or [dataloader]
 
 
 def derive_config(config, **overrides):

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from recbole_automl.search.report import run_key
+from recbole_automl.utils import shuffling_parts
 
 # Settings that change neither the data nor the training of a run.
 IGNORED = ("epochs", "show_progress", "checkpoint_dir", "state", "gpu_id", "use_gpu", "device",
@@ -27,12 +28,6 @@ def resume_files(config):
     key = run_key(config.final_config_dict, IGNORED)
     base = os.path.join(config["checkpoint_dir"], f"{config['model']}-resume-{key}")
     return base + "-last.pth", base + "-best.pth"
-
-
-def _loaders(train_data):
-    # A KG model's loader holds two: the interactions' and the KG triples'.
-    parts = [getattr(train_data, n, None) for n in ("general_dataloader", "kg_dataloader")]
-    return [p for p in parts if p is not None] or [train_data]
 
 
 def save_state(trainer, train_data, epoch_idx, path):
@@ -48,7 +43,7 @@ def save_state(trainer, train_data, epoch_idx, path):
         "optimizer": trainer.optimizer.state_dict(),
         "random": (random.getstate(), np.random.get_state(), torch.get_rng_state()),
         "cuda_random": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-        "generators": [loader.generator.get_state() for loader in _loaders(train_data)],
+        "generators": [loader.generator.get_state() for loader in shuffling_parts(train_data)],
     }
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     torch.save(state, path + ".tmp")
@@ -77,7 +72,7 @@ def load_state(trainer, train_data, path):
     torch.set_rng_state(torch_state)
     if state["cuda_random"] is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda_random"])
-    for loader, generator_state in zip(_loaders(train_data), state["generators"]):
+    for loader, generator_state in zip(shuffling_parts(train_data), state["generators"]):
         loader.generator.set_state(generator_state)
     if state["stopped"] or trainer.start_epoch >= trainer.epochs:
         best = torch.load(trainer.saved_model_file, map_location=trainer.device, weights_only=False)

@@ -34,7 +34,6 @@ class SearchingTrainer(Trainer):
     search_name = None
     run_key_ignores = ()
     export_prefixes = ("search_",)
-    resumes_after_search = True  # train_resume: the state is the found model's, see fit
 
     def __init__(self, config, model):
         super().__init__(config, model)
@@ -83,7 +82,7 @@ class SearchingTrainer(Trainer):
             trained = self.trained(found)
         start = time.monotonic()
         if trained is None:
-            if getattr(self, "resume_file", None):  # train_resume: the found model's run
+            if getattr(self, "resume_file", None):  # train_resume: the found model's state
                 self.resume_loader = train_data
                 load_state(self, train_data, self.resume_file)
             result = super().fit(train_data, valid_data, **kwargs)

@@ -1,10 +1,10 @@
 """Stopping RecBole's ``Trainer.fit`` from its ``callback_fn``, e.g. on a time budget, and
-resuming it (``train_resume``)."""
+saving its state for ``train_resume``."""
 
 import time
 
 from recbole_automl.search.schedulers import StopTraining
-from recbole_automl.trainer.resume import load_state, save_state
+from recbole_automl.trainer.resume import save_state
 
 __all__ = ["StopTraining", "fit"]
 
@@ -19,23 +19,21 @@ def fit(
         callback_fn (callable, optional): ``f(epoch_idx, valid_score)`` called after each
             validation; it may raise :class:`StopTraining`.
         time_limit_s (float, optional): stop at the first validation after this many seconds.
-        resume_file (str, optional): the run's state is saved there after each validation,
-            and a run finds it there to resume (:mod:`~recbole_automl.trainer.resume`); a
-            trainer that searches first loads it after its search (``resumes_after_search``).
+        resume_file (str, optional): the run's state is saved there after each validation
+            (:mod:`~recbole_automl.trainer.resume`; whoever resumes the run loads it).
         **kwargs: passed to ``trainer.fit`` (``saved``, ``verbose``, ``show_progress``).
 
     Returns:
         (float, dict): the best validation score and result, as ``Trainer.fit`` returns.
     """
     start = time.monotonic()
-    if resume_file is not None:
-        trainer.resume_file, trainer.resume_loader = resume_file, train_data
-        if not getattr(trainer, "resumes_after_search", False):
-            load_state(trainer, train_data, resume_file)
 
     def after_validation(epoch_idx, valid_score):
         if resume_file is not None:
-            save_state(trainer, trainer.resume_loader, epoch_idx, resume_file)
+            # a searching trainer trains on the loader its search adopted
+            save_state(
+                trainer, getattr(trainer, "resume_loader", train_data), epoch_idx, resume_file
+            )
         if callback_fn is not None:
             callback_fn(epoch_idx, valid_score)
         if time_limit_s is not None and time.monotonic() - start >= time_limit_s:
