@@ -121,6 +121,7 @@ def write_table(dataset="ml-100k"):
         "",
     ]
     lines += _frequency_lines(records)
+    lines += _curve_lines(records, dataset)
     if os.path.exists(os.path.join(RESULTS, f"{dataset}-lambdaopt-coefficients.png")):
         lines += [
             "Mean learned coefficient against training frequency, dimension+user+item, seed "
@@ -154,6 +155,39 @@ def _frequency_lines(records):
             cells.append(mean_std(values) if values else "-")
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
     return lines + [""]
+
+
+def _curve_lines(records, dataset):
+    """The mean learned coefficients after each epoch (runs recorded with their
+    ``lambda_curve``), plotted into ``<dataset>-lambdaopt-curves.png``."""
+    runs = [r for r in records if (r.get("search") or {}).get("lambda_curve")]
+    if not runs:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sides = sorted({side for r in runs for point in r["search"]["lambda_curve"] for side in point})
+    fig, axes = plt.subplots(1, len(sides), figsize=(5 * len(sides), 3.5), squeeze=False)
+    for ax, side in zip(axes[0], sides):
+        for r in runs:
+            curve = [point.get(side) for point in r["search"]["lambda_curve"]]
+            if any(v is not None for v in curve):
+                ax.plot(range(1, len(curve) + 1), curve, label=f"{r['label']} ({r['seed']})")
+        ax.set(title=f"{side} coefficients", xlabel="epoch", ylabel="mean coefficient")
+        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    name = f"{dataset}-lambdaopt-curves.png"
+    fig.savefig(os.path.join(TABLES, name), dpi=100)
+    plt.close(fig)
+    return [
+        "Mean learned coefficient after each epoch (the runs recorded with their trajectory):",
+        "",
+        f"![coefficients over the epochs]({name})",
+        "",
+    ]
 
 
 def main():

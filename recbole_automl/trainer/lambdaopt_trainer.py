@@ -20,7 +20,7 @@ interactions; early stopping and model selection use the validation metric on th
 test split is only used by whoever calls ``evaluate``. Each validation is a trial of the
 search core (journal, checkpoint, resume). At the end, ``coefficients.png`` shows the mean
 learned coefficient against user and item frequency, and ``search_summary`` their Spearman
-correlation.
+correlation and the mean coefficients after each epoch.
 """
 
 import os
@@ -147,7 +147,12 @@ class LambdaOptBPRTrainer(OneShotTrainer):
             correlation[side] = float(spearmanr(counts[seen], values[seen]).statistic)
         if series:
             plot_against_frequency(series, os.path.join(self.folder, "coefficients.png"))
-        self.search_summary = {"lambda": self.point()["lambda"], "frequency_spearman": correlation}
+        self.search_summary = {
+            "lambda": self.point()["lambda"],
+            "frequency_spearman": correlation,
+            # The mean coefficients after each epoch (the trajectory of ``lambda.png``).
+            "lambda_curve": [trial.point["lambda"] for trial in self.trials],
+        }
         self.logger.info(
             f"LambdaOptBPR coefficients: means {self.search_summary['lambda']}, Spearman "
             f"correlation with frequency {correlation} (in {self.folder})"

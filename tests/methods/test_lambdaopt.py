@@ -117,6 +117,9 @@ def test_coefficients_learn_on_validation_and_stay_non_negative(penalty, isolate
     assert model.user_lambda.min() >= 0 and model.item_lambda.min() >= 0
     assert model.user_lambda.max() > 0  # moved from reg_weight 0
     assert set(trainer.search_summary["frequency_spearman"]) == {"user", "item"}
+    # one point per validated epoch, the last the coefficients' means now
+    curve = trainer.search_summary["lambda_curve"]
+    assert len(curve) == len(trainer.trials) and curve[-1] == trainer.point()["lambda"]
 
 
 def test_train_and_test_saves_the_coefficients_and_resumes(isolated_run):
