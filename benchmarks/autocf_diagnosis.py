@@ -107,6 +107,10 @@ def write_table(records):
         "",
         __doc__.split("\n\n")[1].replace("\n", " "),
         "",
+        "The item_item rows ran before 2026-12-05: the item-item term then summed every "
+        "history entry, whatever history_dropout left out of the encodings (since then it "
+        "leaves out the same entries).",
+        "",
         *reproduce_lines(records),
         "| variant | seeds | valid ndcg@10 | vs EASE (valid, the same seeds) | wall s | params |",
         "|---|---|---|---|---|---|",

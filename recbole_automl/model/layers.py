@@ -6,6 +6,7 @@
 * :func:`score_matrix`: scores of every (user, item) pair of a batch, for full ranking.
 * :class:`ElementwiseMLP`: SIF's small network applied to every embedding coordinate.
 * :class:`SparseRows`: the entries of some rows of a sparse matrix, on the model's device.
+* :class:`DropsEntries`: the input dropout of history models (Mult-DAE's).
 * :class:`HistoryEncoder`: a side's interaction history as a sparse bag of
   embeddings, so memory grows with the number of interactions only.
 * :class:`PrunedEmbedding`: PEP's embedding table with learnable pruning thresholds.
@@ -138,9 +139,10 @@ class SparseRows(nn.Module):
         positions = torch.arange(len(pair), device=rows.device) - offsets[pair] + starts[pair]
         return pair, self.indices[positions], self.scale[rows][pair]
 
-    def matmul(self, rows, dense):
-        """The scaled ``rows`` of the matrix times ``dense`` (columns x d): (len(rows), d)."""
-        pair, column, weight = self.entries(rows)
+    def matmul(self, rows, dense, entries=None):
+        """The scaled ``rows`` of the matrix times ``dense`` (columns x d): (len(rows), d);
+        ``entries``: those of :meth:`entries` with other weights (a dropout's)."""
+        pair, column, weight = self.entries(rows) if entries is None else entries
         sparse = torch.sparse_coo_tensor(
             torch.stack([pair, column]), weight, (len(rows), self.shape[1]),
             check_invariants=False,  # built from the CSR buffers: valid by construction
@@ -148,7 +150,33 @@ class SparseRows(nn.Module):
         return torch.sparse.mm(sparse, dense)
 
 
-class HistoryEncoder(nn.Module):
+class DropsEntries(nn.Module):
+    """A module that leaves out entries of a sparse history while training (Mult-DAE's input
+    dropout, Liang et al., WWW 2018), with probability :attr:`dropout`; the rest are scaled
+    by ``1 / (1 - dropout)``. The draw is a hash of (row, column, :attr:`salt`): every call of
+    one training step, and every such module of a model given the same salt, sees the same
+    entries; the model draws a new :attr:`salt` each step."""
+
+    def __init__(self, dropout=0.0):
+        super().__init__()
+        self.dropout = dropout
+        self.salt = 0
+
+    def dropping(self):
+        return self.training and self.dropout > 0
+
+    def kept(self, rows, columns):
+        """``1 / (1 - dropout)`` for the entries (rows, columns) this step keeps, else 0."""
+        mask = 2**31 - 1
+        x = (rows * 1_000_003 + columns * 7_919 + self.salt) & mask
+        for _ in range(2):  # a 31-bit integer mix (murmur-like): a uniform draw per entry
+            x = ((x ^ (x >> 16)) * 0x45D9F3B) & mask
+        x = x ^ (x >> 16)
+        keep = (x.float() / 2**31) >= self.dropout
+        return keep.float() / (1.0 - self.dropout)
+
+
+class HistoryEncoder(DropsEntries):
     """Embed each row of a sparse matrix as the normalised sum of its columns' embeddings.
 
     For a user the row is the set of items they interacted with in the training split
@@ -156,11 +184,9 @@ class HistoryEncoder(nn.Module):
     ``|row| ** -alpha``. Only the rows of a batch are touched (``embedding_bag``).
 
     With ``dropout`` > 0, each entry of a row is left out of the sum with that probability
-    while training (the rest are scaled by ``1 / (1 - dropout)``), as Mult-DAE drops its
-    input (Liang et al., WWW 2018): the draw is a hash of (row, column, :attr:`salt`), so
-    every call of one training step (the negatives' rows, the positives' pairs and the
-    positive left out of its own row) sees the same entries; the model draws a new
-    :attr:`salt` each step.
+    while training (:class:`DropsEntries`): every call of one training step (the negatives'
+    rows, the positives' pairs and the positive left out of its own row) sees the same
+    entries.
 
     Args:
         matrix (scipy.sparse matrix): rows x columns, 0/1 (or weighted) interactions.
@@ -170,9 +196,7 @@ class HistoryEncoder(nn.Module):
     """
 
     def __init__(self, matrix, embedding_size, alpha=0.5, dropout=0.0):
-        super().__init__()
-        self.dropout = dropout
-        self.salt = 0
+        super().__init__(dropout)
         csr = matrix.tocsr().astype(np.float32)
         csr.sum_duplicates()
         csr.data[:] = 1.0  # a row is a set: repeated interactions count once
@@ -200,7 +224,7 @@ class HistoryEncoder(nn.Module):
         positions = torch.arange(int(lengths.sum()), device=rows.device)
         positions = positions - torch.repeat_interleave(offsets - starts, lengths)
         columns, weights = self.indices[positions], self.weights[positions]
-        dropping = self.training and self.dropout > 0
+        dropping = self.dropping()
         if dropping:
             row_of_entry = torch.repeat_interleave(unique, lengths)
             weights = weights * self.kept(row_of_entry, columns)
@@ -213,16 +237,6 @@ class HistoryEncoder(nn.Module):
                 scale = scale * self.kept(rows, exclude)
             out = out - scale.unsqueeze(-1) * self.embedding(exclude)
         return out
-
-    def kept(self, rows, columns):
-        """``1 / (1 - dropout)`` for the entries (rows, columns) this step keeps, else 0."""
-        mask = 2**31 - 1
-        x = (rows * 1_000_003 + columns * 7_919 + self.salt) & mask
-        for _ in range(2):  # a 31-bit integer mix (murmur-like): a uniform draw per entry
-            x = ((x ^ (x >> 16)) * 0x45D9F3B) & mask
-        x = x ^ (x >> 16)
-        keep = (x.float() / 2**31) >= self.dropout
-        return keep.float() / (1.0 - self.dropout)
 
 
 # PEP's threshold granularities -> (rows of thresholds: one, per feature or per field;

@@ -195,6 +195,10 @@ def test_a_model_with_history_dropout_draws_its_entries_once_a_step_from_the_see
     ]
     encoders = [m.branches[0].user.lookup for m in losses]
     assert encoders[0].dropout == 0.3 and encoders[0].salt == encoders[1].salt != 0
+    model = _trained_model(architecture="FISM", item_item=True, loss_type="softmax")[0]
+    encoder = model.branches[0].user.lookup
+    assert model.item_item.dropout == encoder.dropout == 0.5  # the softmax's default
+    assert model.item_item.salt == encoder.salt != 0  # one draw for both
     assert torch.equal(encoders[0].embedding.weight, encoders[1].embedding.weight)
 
 
@@ -367,6 +371,30 @@ def test_the_item_item_term_sums_the_history_without_the_item_itself():
         term.weight.fill_diagonal_(0)
     assert torch.allclose(term.score_matrix(torch.tensor([0, 2])), dense[[0, 2]])
     assert full.shape == (2, 4)
+
+
+def test_the_item_item_term_leaves_out_the_entries_the_history_encodings_leave_out():
+    from recbole_automl.model.general_recommender.autocf import ItemItem
+
+    rng = np.random.default_rng(1)
+    dense = (rng.random((12, 9)) < 0.4).astype(np.float32)
+    history = sp.csr_matrix(dense)
+    term = ItemItem(history, 9, alpha=0.5, dropout=0.5)
+    encoder = HistoryEncoder(history, embedding_size=9, alpha=0.5, dropout=0.5)
+    weights = torch.as_tensor(rng.normal(size=(9, 9)), dtype=torch.float32)
+    with torch.no_grad():
+        term.weight.copy_(weights * (1 - torch.eye(9)))  # no diagonal: as trained
+        encoder.embedding.weight.copy_(term.weight)  # the same sum of the same rows
+    term.salt = encoder.salt = 777
+    users, items = (torch.as_tensor(a) for a in np.nonzero(dense))
+    rows = term.score_matrix(torch.arange(12))
+    assert torch.allclose(rows, encoder(torch.arange(12)), atol=1e-5)  # the same draw
+    assert not torch.allclose(rows, term.eval().score_matrix(torch.arange(12)), atol=1e-3)
+    term.train()
+    pairs = term(users, items)  # (the pair's own entry never counts: zero diagonal)
+    assert torch.allclose(pairs, rows[users, items], atol=1e-5)
+    left_out = term.score_matrix(users, exclude=items)[torch.arange(len(users)), items]
+    assert torch.allclose(left_out, pairs, atol=1e-5)
 
 
 def _trained_model(**keys):

@@ -26,6 +26,7 @@ from recbole.model.init import xavier_normal_initialization
 from recbole_automl.model.abstract_recommender import PairScoringRecommender
 from recbole_automl.model.layers import (
     INTERACTIONS,
+    DropsEntries,
     HistoryEncoder,
     PredictionHead,
     SparseRows,
@@ -160,28 +161,41 @@ class Branch(nn.Module):
         return score_matrix(self.interaction_name, self.head, user_vectors, item_vectors)
 
 
-class ItemItem(nn.Module):
+class ItemItem(DropsEntries):
     """A full-rank item-item term: ``s(u, i) = |H(u)| ** -alpha * sum of W[j, i] over the
     items j != i of u's training history H(u)``, the form of SLIM and EASE, with W learned
     by the model's training objective (``n_items ** 2`` weights from 0; the diagonal is
-    never used). A batch of pairs touches only the weights of its histories' entries."""
+    never used). A batch of pairs touches only the weights of its histories' entries. With
+    ``dropout``, the history entries are left out as the model's history encodings leave
+    them out (:class:`DropsEntries`, the same draw in a step): a denoising objective, the
+    counterpart of EASE's L2 penalty (Steck, "Autoencoders that don't overfit towards the
+    identity", NeurIPS 2020)."""
 
-    def __init__(self, matrix, n_items, alpha):
-        super().__init__()
+    def __init__(self, matrix, n_items, alpha, dropout=0.0):
+        super().__init__(dropout)
         self.history = SparseRows(matrix, alpha)
         self.weight = nn.Parameter(torch.zeros(n_items, n_items))
 
-    def forward(self, user, item):
+    def _entries(self, user):
         pair, history, weight = self.history.entries(user)
+        if self.dropping():
+            weight = weight * self.kept(user[pair], history)
+        return pair, history, weight
+
+    def forward(self, user, item):
+        pair, history, weight = self._entries(user)
         target = item[pair]
         terms = self.weight[history, target] * weight * (history != target)
         return torch.zeros(len(user), device=user.device).index_add(0, pair, terms)
 
     def score_matrix(self, user, exclude=None):
         """Scores of every item for ``user``; ``exclude``: an item of each history to leave out."""
-        scores = self.history.matmul(user, self.weight)
+        scores = self.history.matmul(user, self.weight, self._entries(user))
         if exclude is not None:
-            scores = scores - self.history.scale[user].unsqueeze(1) * self.weight[exclude]
+            scale = self.history.scale[user]
+            if self.dropping():  # the left-out entry counts only where the step kept it
+                scale = scale * self.kept(user, exclude)
+            scores = scores - scale.unsqueeze(1) * self.weight[exclude]
         return scores
 
 
@@ -260,7 +274,7 @@ class AutoCF(PairScoringRecommender):
         if config["item_item"]:
             if self.n_items > config["item_item_max_items"]:
                 raise ConfigError(item_item_error(self.n_items, config["item_item_max_items"]))
-            self.item_item = ItemItem(matrix, self.n_items, alpha)
+            self.item_item = ItemItem(matrix, self.n_items, alpha, self.history_dropout)
         self.fused_adam = self.item_item is not None  # its table: see AutoCFTrainer
         self._all_items = None  # item vectors per branch, cached while evaluating
         self.apply(xavier_normal_initialization)  # (the item-item weights stay at 0)
@@ -273,7 +287,7 @@ class AutoCF(PairScoringRecommender):
         if self.history_dropout > 0:  # one draw of the kept history entries per step
             salt = int(torch.randint(2**30, (1,)))
             for module in self.modules():
-                if isinstance(module, HistoryEncoder):
+                if isinstance(module, DropsEntries):
                     module.salt = salt
         return super().calculate_loss(interaction)
 
