@@ -22,6 +22,7 @@ Example:
 import argparse
 import collections
 import hashlib
+import json
 import os
 import sys
 from datetime import date
@@ -81,6 +82,9 @@ for label in WITH_WEIGHT_DECAY:
     for wd in WEIGHT_DECAYS:
         model, overrides = VARIANTS[label]
         VARIANTS[f"{label} wd={wd:g}"] = (model, {**overrides, "weight_decay": wd})
+# The search alone on a share of the training rows (issue 19: time and peak memory at most
+# linear in the rows): label -> share.
+SCALE = {f"search on {share:.0%} of the training rows": share for share in (0.1, 0.3, 1.0)}
 CONFIG_FILES = {"ml-1m": [os.path.join(HERE, "configs", "ml-1m-ctr.yaml")]}
 PROTOCOLS = {
     "ml-100k": [
@@ -111,6 +115,74 @@ def every_pair_producer(seed, path, dataset="ml-100k", data=None):
     init_seed(seed, config["reproducibility"])
     train, valid, _ = data_preparation(config, create_dataset(config))
     every_pair(config, train._dataset, valid._dataset).save(path)
+
+
+def _peak_rss_mib():
+    with open("/proc/self/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["VmHWM"].split()[0]) / 1024, int(fields["VmRSS"].split()[0]) / 1024
+
+
+def search_scale(label, seed, dataset="ml-100k", data=None):
+    """Time the search on ``SCALE[label]`` of the training rows (drawn by the seed): its
+    seconds and the peak resident memory it adds to the loaded data (Linux: the peak is reset
+    to the current size before the search, through /proc/self/clear_refs); print the record."""
+    sys.path.insert(0, ROOT)
+    import tempfile
+    import time
+
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import init_logger
+
+    from recbole_automl import Config
+    from recbole_automl.methods.cross_search import CrossSearch
+    from recbole_automl.utils import init_seed
+
+    config = Config(model="AutoCross", dataset=dataset, config_file_list=CONFIG_FILES.get(dataset),
+                    config_dict={"seed": seed, "show_progress": False, **(data or {})})  # fmt: skip
+    init_seed(seed, config["reproducibility"])
+    init_logger(config)
+    train, valid, _ = data_preparation(config, create_dataset(config))
+    train_dataset = train._dataset
+    rows = len(train_dataset)
+    keep = np.random.default_rng(seed).permutation(rows)[: round(SCALE[label] * rows)]
+    train_dataset = train_dataset.copy(train_dataset.inter_feat[np.sort(keep)])
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the peak resident size restarts from the current one
+    _, before = _peak_rss_mib()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        search = CrossSearch.on(config, train_dataset, valid._dataset, folder, None)
+        producer, trials = search.run()
+    seconds = time.perf_counter() - start
+    peak, _ = _peak_rss_mib()
+    record = {"label": label, "seed": seed, "rows": len(train_dataset), "trials": len(trials),
+              "search_seconds": round(seconds, 1), "peak_added_mib": round(peak - before, 1),
+              "crosses": producer.cross_names}  # fmt: skip
+    print("RECORD " + json.dumps(record))
+
+
+def _scale_lines(by):
+    runs = [r for label in SCALE for r in by.get(label, [])]
+    if not runs:
+        return []
+    lines = [
+        "Scale: the search alone (atoms, beam search, field-wise LR; no base model) on a share",
+        "of the training rows drawn by the seed, in a process of its own: its seconds, and the",
+        "peak resident memory it adds to the loaded data (the peak reset before the search).",
+        "",
+        "| rows | seed | search s | s per 100k rows | peak added MiB | MiB per 100k rows | "
+        "candidates scored | crosses |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(runs, key=lambda r: (r["seed"], r["rows"])):
+        per = 1e5 / r["rows"]
+        lines.append(
+            f"| {r['rows']:,} | {r['seed']} | {r['search_seconds']:.0f} | "
+            f"{r['search_seconds'] * per:.1f} | {r['peak_added_mib']:.0f} | "
+            f"{r['peak_added_mib'] * per:.0f} | {r['trials']} | {len(r['crosses'])} |"
+        )
+    return lines + [""]
 
 
 def write_table(dataset="ml-100k"):
@@ -174,6 +246,7 @@ def write_table(dataset="ml-100k"):
         "",
     ]
     lines += _goal_lines(by)
+    lines += _scale_lines(by)
     lines += _weight_decay_lines(by)
     for label in [x for x in MAIN if x.startswith("LR + AutoCross")]:
         if by.get(label):
@@ -238,7 +311,9 @@ def _weight_decay_lines(by):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--variants", nargs="+", default=list(VARIANTS), choices=[*VARIANTS, *SCALE]
+    )
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--data_path", default=None, help="folder holding <dataset>/")
     add_run_arguments(parser)
@@ -247,6 +322,9 @@ def main():
 
     if args.run_one:
         label, seed = args.run_one[0], int(args.run_one[1])
+        if label in SCALE:
+            search_scale(label, seed, args.dataset, data)
+            return
         model, overrides = VARIANTS[label]
         if label == ALL_PAIRS:
             path = os.path.abspath(f"every-pair-{seed}.json")
