@@ -141,13 +141,12 @@ class SparseRows(nn.Module):
 
     def matmul(self, rows, dense, entries=None):
         """The scaled ``rows`` of the matrix times ``dense`` (columns x d): (len(rows), d);
-        ``entries``: those of :meth:`entries` with other weights (a dropout's)."""
+        ``entries``: those of :meth:`entries` with other weights (a dropout's). A bag of
+        ``dense``'s rows per row (``embedding_bag``: its backward touches only those rows)."""
         pair, column, weight = self.entries(rows) if entries is None else entries
-        sparse = torch.sparse_coo_tensor(
-            torch.stack([pair, column]), weight, (len(rows), self.shape[1]),
-            check_invariants=False,  # built from the CSR buffers: valid by construction
-        )  # fmt: skip
-        return torch.sparse.mm(sparse, dense)
+        lengths = self.indptr[rows + 1] - self.indptr[rows]
+        offsets = torch.cumsum(lengths, 0) - lengths
+        return F.embedding_bag(column, dense, offsets, mode="sum", per_sample_weights=weight)
 
 
 class DropsEntries(nn.Module):
