@@ -212,7 +212,7 @@ def run_jobs(script, script_args, jobs, path, workdir, on_record=None, key="labe
             continue
         record = json.loads(lines[-1][len("RECORD ") :])
         record["command"] = command
-        print(f"  test {record['test']} in {record['wall_s']} s", flush=True)
+        print(f"  test {record.get('test', '-')} in {record.get('wall_s', '-')} s", flush=True)
         append_record(path, record)
         if on_record is not None:
             on_record()
