@@ -172,7 +172,7 @@ def _scale_lines(by):
         "peak resident memory it adds to the loaded data (the peak reset before the search).",
         "",
         "| rows | seed | search s | s per 100k rows | peak added MiB | MiB per 100k rows | "
-        "candidates scored | crosses |",
+        "steps (trials) | crosses |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(runs, key=lambda r: (r["seed"], r["rows"])):
