@@ -101,19 +101,26 @@ def records_path(dataset):
     return os.path.join(RESULTS, "raw", f"{dataset}-autocross.jsonl")
 
 
-def every_pair_producer(seed, path, dataset="ml-100k", data=None):
-    """Save a producer with every second-order cross, vocabularies from the training split."""
+def _splits(seed, dataset="ml-100k", data=None, **keys):
+    """AutoCross's config on ``dataset`` (its CTR protocol) and its train and valid loaders."""
     sys.path.insert(0, ROOT)
     from recbole.data import create_dataset, data_preparation
 
     from recbole_automl import Config
-    from recbole_automl.methods.cross_search import every_pair
     from recbole_automl.utils import init_seed
 
     config = Config(model="AutoCross", dataset=dataset, config_file_list=CONFIG_FILES.get(dataset),
-                    config_dict={"seed": seed, **(data or {})})  # fmt: skip
+                    config_dict={"seed": seed, **(data or {}), **keys})  # fmt: skip
     init_seed(seed, config["reproducibility"])
     train, valid, _ = data_preparation(config, create_dataset(config))
+    return config, train, valid
+
+
+def every_pair_producer(seed, path, dataset="ml-100k", data=None):
+    """Save a producer with every second-order cross, vocabularies from the training split."""
+    from recbole_automl.methods.cross_search import every_pair
+
+    config, train, valid = _splits(seed, dataset, data)
     every_pair(config, train._dataset, valid._dataset).save(path)
 
 
@@ -127,22 +134,15 @@ def search_scale(label, seed, dataset="ml-100k", data=None):
     """Time the search on ``SCALE[label]`` of the training rows (drawn by the seed): its
     seconds and the peak resident memory it adds to the loaded data (Linux: the peak is reset
     to the current size before the search, through /proc/self/clear_refs); print the record."""
-    sys.path.insert(0, ROOT)
     import tempfile
     import time
 
-    from recbole.data import create_dataset, data_preparation
     from recbole.utils import init_logger
 
-    from recbole_automl import Config
     from recbole_automl.methods.cross_search import CrossSearch
-    from recbole_automl.utils import init_seed
 
-    config = Config(model="AutoCross", dataset=dataset, config_file_list=CONFIG_FILES.get(dataset),
-                    config_dict={"seed": seed, "show_progress": False, **(data or {})})  # fmt: skip
-    init_seed(seed, config["reproducibility"])
+    config, train, valid = _splits(seed, dataset, data, show_progress=False)
     init_logger(config)
-    train, valid, _ = data_preparation(config, create_dataset(config))
     train_dataset = train._dataset
     rows = len(train_dataset)
     keep = np.random.default_rng(seed).permutation(rows)[: round(SCALE[label] * rows)]
