@@ -55,7 +55,7 @@ def as_config_error():
 # them: at that value a key is left out of the run key, so an older search keeps its folder.
 LATER_KEYS = {
     "search_hyper_space": None, "item_item": False, "search_data_fraction": 1.0,
-    "item_item_max_items": 10000, "arsp_fidelity": False, "search_task": "general",
+    "item_item_max_items": 10000, "item_item_neighbours": None, "arsp_fidelity": False, "search_task": "general",
     "search_models": None, "asha_bracket_key": None, "asha_extrapolation": 0.0,
     "item_history_max_interactions": 200000, "softmax_user_chunk": None,
 }  # fmt: skip

@@ -37,6 +37,7 @@ from recbole_automl.model.general_recommender.autocf import (
     item_history,
     item_history_too_costly,
     item_item_error,
+    item_item_too_large,
     row_scored,
 )
 from recbole_automl.search import BranchSpace, CategoricalSpace, JointSpace, point_key
@@ -182,7 +183,7 @@ def search_space(config, n_items=0, n_interactions=0, logger=None):
         return architectures  # a point is the architecture (journals before the joint space)
     limit = config["item_item_max_items"]
     for param in hyper.walk():
-        if param.name == "item_item" and n_items > limit and True in param.args:
+        if param.name == "item_item" and item_item_too_large(config, n_items) and True in param.args:
             if param.args == [True]:
                 raise ConfigError(item_item_error(n_items, limit, "search_hyper_space"))
             index = param.args.index(True)

@@ -364,8 +364,10 @@ def test_the_item_item_term_sums_the_history_without_the_item_itself():
     user, item = torch.tensor([0, 1, 2, 0]), torch.tensor([1, 3, 0, 3])
     rows = torch.as_tensor(history.toarray()) / torch.tensor([2.0, 2.0, 2.0]).sqrt()[:, None]
     dense = rows @ (term.weight.detach() * (1 - torch.eye(4)))
-    assert torch.allclose(term(user, item), dense[user, item])
-    term(user, item).sum().backward()
+    observed = term(user[:2], item[:2], observed=True)  # (0, 1) and (1, 3) are in history
+    assert torch.allclose(observed, dense[user[:2], item[:2]])
+    assert torch.allclose(term(user[2:], item[2:]), dense[user[2:], item[2:]])
+    observed.sum().backward()
     assert not term.weight.grad.diagonal().any()  # the diagonal is never trained
     full = term.score_matrix(torch.tensor([0, 2]))
     with torch.no_grad():
@@ -392,10 +394,44 @@ def test_the_item_item_term_leaves_out_the_entries_the_history_encodings_leave_o
     assert torch.allclose(rows, encoder(torch.arange(12)), atol=1e-5)  # the same draw
     assert not torch.allclose(rows, term.eval().score_matrix(torch.arange(12)), atol=1e-3)
     term.train()
-    pairs = term(users, items)  # (the pair's own entry never counts: zero diagonal)
+    pairs = term(users, items, observed=True)  # (the pair's own entry never counts)
     assert torch.allclose(pairs, rows[users, items], atol=1e-5)
     left_out = term.score_matrix(users, exclude=items)[torch.arange(len(users)), items]
     assert torch.allclose(left_out, pairs, atol=1e-5)
+
+
+def test_an_item_item_term_of_k_neighbours_is_the_full_term_zero_elsewhere():
+    from recbole_automl.model.general_recommender.autocf import ItemItem
+
+    rng = np.random.default_rng(2)
+    dense = (rng.random((15, 10)) < 0.4).astype(np.float32)
+    history = sp.csr_matrix(dense)
+    sparse_term = ItemItem(history, 10, alpha=0.5, dropout=0.5, neighbours=3)
+    full_term = ItemItem(history, 10, alpha=0.5, dropout=0.5)
+    # The support: each item's 3 most similar others (cosine of the columns), ascending.
+    norms = np.sqrt(dense.sum(0))
+    cosine = dense.T @ dense / np.maximum(np.outer(norms, norms), 1e-9)
+    np.fill_diagonal(cosine, -np.inf)
+    support = sparse_term.support.numpy()
+    assert support.shape == (10, 3) and (np.diff(support, axis=1) > 0).all()
+    for j in range(10):
+        assert cosine[j, support[j]].min() >= np.sort(cosine[j])[-3] - 1e-6
+    with torch.no_grad():
+        sparse_term.weight.copy_(torch.as_tensor(rng.normal(size=(10, 3)), dtype=torch.float32))
+        full_term.weight.zero_()
+        full_term.weight[torch.arange(10)[:, None], sparse_term.support] = sparse_term.weight
+    sparse_term.salt = full_term.salt = 99  # the same dropout draw
+    users, items = (torch.as_tensor(a) for a in np.nonzero(dense))
+    for train in (True, False):
+        sparse_term.train(train), full_term.train(train)
+        pairs = sparse_term(users, items, observed=True)
+        assert torch.allclose(pairs, full_term(users, items, observed=True), atol=1e-5)
+        for exclude in (None, items):
+            got = sparse_term.score_matrix(users, exclude)
+            assert torch.allclose(got, full_term.score_matrix(users, exclude), atol=1e-5)
+    sparse_term.train()
+    sparse_term.score_matrix(users, items).sum().backward()
+    assert sparse_term.weight.grad.abs().sum() > 0
 
 
 def _trained_model(**keys):

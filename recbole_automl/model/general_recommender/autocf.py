@@ -19,6 +19,7 @@ prediction: VEC}``; :data:`PRESETS` names the human-designed models of the tutor
 table as points of the space. Branches do not share embeddings.
 """
 
+import numpy as np
 import torch
 import torch.nn as nn
 from recbole.model.init import xavier_normal_initialization
@@ -162,19 +163,31 @@ class Branch(nn.Module):
 
 
 class ItemItem(DropsEntries):
-    """A full-rank item-item term: ``s(u, i) = |H(u)| ** -alpha * sum of W[j, i] over the
+    """A trainable item-item term: ``s(u, i) = |H(u)| ** -alpha * sum of W[j, i] over the
     items j != i of u's training history H(u)``, the form of SLIM and EASE, with W learned
-    by the model's training objective (``n_items ** 2`` weights from 0; the diagonal is
-    never used). A batch of pairs touches only the weights of its histories' entries. With
-    ``dropout``, the history entries are left out as the model's history encodings leave
-    them out (:class:`DropsEntries`, the same draw in a step): a denoising objective, the
+    by the model's training objective (from 0; the diagonal is never used). With
+    ``neighbours`` = k, row j of W is non-zero on the k items most similar to j only
+    (cosine of their training columns; SLIM's feature selection, Ning and Karypis, ICDM
+    2011, and the sparse approximation of EASE's matrix in Steck, "Markov Random Fields for
+    Collaborative Filtering", NeurIPS 2019): ``n_items * k`` weights, and a row of scores
+    costs k per history entry instead of ``n_items``; ``None``: the full ``n_items ** 2``.
+    A batch touches only the weights of its histories' entries. With ``dropout``, the
+    history entries are left out as the model's history encodings leave them out
+    (:class:`DropsEntries`, the same draw in a step): a denoising objective, the
     counterpart of EASE's L2 penalty (Steck, "Autoencoders that don't overfit towards the
     identity", NeurIPS 2020)."""
 
-    def __init__(self, matrix, n_items, alpha, dropout=0.0):
+    def __init__(self, matrix, n_items, alpha, dropout=0.0, neighbours=None):
         super().__init__(dropout)
+        self.n_items = n_items
         self.history = SparseRows(matrix, alpha)
-        self.weight = nn.Parameter(torch.zeros(n_items, n_items))
+        support = None  # every item
+        if neighbours is not None and neighbours < n_items - 1:
+            support = torch.as_tensor(item_neighbours(matrix, neighbours))
+        self.register_buffer("support", support)  # (n_items, k): row j's columns, ascending
+        self.last_rows = None  # (users, their rows of scores) of this training step
+        width = n_items if support is None else support.shape[1]
+        self.weight = nn.Parameter(torch.zeros(n_items, width))
 
     def _entries(self, user):
         pair, history, weight = self.history.entries(user)
@@ -182,21 +195,67 @@ class ItemItem(DropsEntries):
             weight = weight * self.kept(user[pair], history)
         return pair, history, weight
 
-    def forward(self, user, item):
-        pair, history, weight = self._entries(user)
-        target = item[pair]
-        terms = self.weight[history, target] * weight * (history != target)
-        return torch.zeros(len(user), device=user.device).index_add(0, pair, terms)
+    def _left_out(self, user, exclude):
+        """The weight of ``exclude`` (an item of each history) in ``user``'s entries: 0
+        where the step left it out anyway."""
+        scale = self.history.scale[user]
+        return scale * self.kept(user, exclude) if self.dropping() else scale
+
+    def forward(self, user, item, observed=False):
+        """Scores of (user, item) pairs, from the rows of the batch's distinct users (a
+        softmax batch holds chunks of a few users' pairs); ``observed``: the pairs are in
+        the training matrix (the item's own entry of the history does not count)."""
+        rows, inverse = torch.unique(user, return_inverse=True)
+        last = self.last_rows  # the softmax's negatives: the same rows in the same step
+        if last is not None and last[0].shape == rows.shape and torch.equal(last[0], rows):
+            scores = last[1][inverse, item]
+        else:
+            scores = self.score_matrix(rows)[inverse, item]
+        if observed and self.support is None:  # W[i, i] (never in a row's k neighbours)
+            scores = scores - self._left_out(user, item) * self.weight[item, item]
+        return scores
 
     def score_matrix(self, user, exclude=None):
-        """Scores of every item for ``user``; ``exclude``: an item of each history to leave out."""
-        scores = self.history.matmul(user, self.weight, self._entries(user))
-        if exclude is not None:
-            scale = self.history.scale[user]
-            if self.dropping():  # the left-out entry counts only where the step kept it
-                scale = scale * self.kept(user, exclude)
-            scores = scores - scale.unsqueeze(1) * self.weight[exclude]
+        """Scores of every item for ``user``; ``exclude``: an item of each history to leave
+        out. While training, the rows without ``exclude`` are kept for :meth:`forward`
+        until the model's next step clears :attr:`last_rows`."""
+        pair, history, weight = self._entries(user)
+        if self.support is None:
+            scores = self.history.matmul(user, self.weight, (pair, history, weight))
+            if exclude is not None:
+                scores = scores - self._left_out(user, exclude).unsqueeze(1) * self.weight[exclude]
+        else:
+            if exclude is not None:  # one more entry per row, of negative weight
+                pair = torch.cat([pair, torch.arange(len(user), device=user.device)])
+                history = torch.cat([history, exclude])
+                weight = torch.cat([weight, -self._left_out(user, exclude)])
+            column = (pair * self.n_items).unsqueeze(1) + self.support[history]
+            values = self.weight[history] * weight.unsqueeze(1)
+            scores = torch.zeros(len(user) * self.n_items, device=user.device)
+            scores = scores.index_add(0, column.view(-1), values.view(-1)).view(len(user), -1)
+        if exclude is None and self.training:
+            self.last_rows = (user, scores)
         return scores
+
+
+def item_neighbours(matrix, k, block=2**24):
+    """The ``k`` items most similar to each item (cosine of the columns of the users x
+    items ``matrix``; itself excluded), ascending per row: an (n_items, k) array. The
+    similarities are computed a block of rows at a time (``block`` entries)."""
+    csc = matrix.tocsc().astype(np.float32)
+    csc.sum_duplicates()
+    csc.data[:] = 1.0
+    norms = np.sqrt(np.maximum(np.asarray(csc.sum(0)).ravel(), 1.0))
+    n_items = csc.shape[1]
+    rows = max(1, block // n_items)
+    out = np.empty((n_items, k), dtype=np.int64)
+    for start in range(0, n_items, rows):
+        stop = min(start + rows, n_items)
+        sims = (csc[:, start:stop].T @ csc).toarray() / norms[start:stop, None] / norms[None, :]
+        sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # never itself
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        out[start:stop] = np.sort(top, axis=1)
+    return out
 
 
 SOFTMAX_HISTORY_DROPOUT = 0.5  # history_dropout ~ under softmax (see AutoCF.yaml)
@@ -218,8 +277,15 @@ def item_item_error(n_items, limit, key="item_item"):
     return (
         f"Config key '{key}': an item-item term over {n_items:,} items is {n_items**2:,} "
         f"weights (about {gib:.1f} GiB with Adam's moments), above item_item_max_items "
-        f"({limit:,}); set item_item: False, or raise item_item_max_items."
+        f"({limit:,}); set item_item_neighbours (k weights an item), item_item: False, or "
+        f"raise item_item_max_items."
     )
+
+
+def item_item_too_large(config, n_items):
+    """Whether a full item-item term (``item_item_neighbours: ~``) over ``n_items`` is
+    refused (above ``item_item_max_items``); a term of k neighbours is ``n_items * k``."""
+    return config["item_item_neighbours"] is None and n_items > config["item_item_max_items"]
 
 
 def item_history_error(n_interactions, limit, key="architecture"):
@@ -272,15 +338,18 @@ class AutoCF(PairScoringRecommender):
         )
         self.item_item = None  # config item_item: a full-rank item-item term on top
         if config["item_item"]:
-            if self.n_items > config["item_item_max_items"]:
+            if item_item_too_large(config, self.n_items):
                 raise ConfigError(item_item_error(self.n_items, config["item_item_max_items"]))
-            self.item_item = ItemItem(matrix, self.n_items, alpha, self.history_dropout)
+            neighbours = config["item_item_neighbours"]
+            self.item_item = ItemItem(matrix, self.n_items, alpha, self.history_dropout, neighbours)
         self.fused_adam = self.item_item is not None  # its table: see AutoCFTrainer
         self._all_items = None  # item vectors per branch, cached while evaluating
         self.apply(xavier_normal_initialization)  # (the item-item weights stay at 0)
 
     def train(self, mode=True):
         self._all_items = None
+        if self.item_item is not None:
+            self.item_item.last_rows = None
         return super().train(mode)
 
     def calculate_loss(self, interaction):
@@ -289,6 +358,8 @@ class AutoCF(PairScoringRecommender):
             for module in self.modules():
                 if isinstance(module, DropsEntries):
                     module.salt = salt
+        if self.item_item is not None:
+            self.item_item.last_rows = None
         return super().calculate_loss(interaction)
 
     def forward(self, user, item, observed=False):
@@ -300,7 +371,7 @@ class AutoCF(PairScoringRecommender):
             v = branch.item(item, exclude_user)
             score = score + branch.score(u, v)
         if self.item_item is not None:
-            score = score + self.item_item(user, item)
+            score = score + self.item_item(user, item, observed)
         return score
 
     def score_rows(self, user, exclude=None, item_vectors=None):
