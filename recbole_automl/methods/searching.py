@@ -55,9 +55,10 @@ def as_config_error():
 # them: at that value a key is left out of the run key, so an older search keeps its folder.
 LATER_KEYS = {
     "search_hyper_space": None, "item_item": False, "search_data_fraction": 1.0,
-    "item_item_max_items": 10000, "item_item_neighbours": None, "arsp_fidelity": False, "search_task": "general",
-    "search_models": None, "asha_bracket_key": None, "asha_extrapolation": 0.0,
-    "item_history_max_interactions": 200000, "softmax_user_chunk": None,
+    "item_item_max_items": 10000, "item_item_neighbours": None, "arsp_fidelity": False,
+    "search_task": "general", "search_models": None, "asha_bracket_key": None,
+    "asha_extrapolation": 0.0, "item_history_max_interactions": 200000,
+    "softmax_user_chunk": None,
 }  # fmt: skip
 
 
@@ -212,6 +213,22 @@ def parse_hyper_space(config, key):
         check_key(key, dict.fromkeys(space.keys()), rules[key], config)
     check_space(space, rules, config, key)
     return space
+
+
+def train_keeping_best(trainer, train_data, valid_data, report=None):
+    """:func:`train_trial`, keeping the weights of the epoch that RecBole's early stopping
+    keeps as the best: returns the outcome and ``(state_dict, best_valid_score,
+    best_valid_result)``, the trained model as a run of its config would leave it."""
+    best = {}
+
+    def keep_best(epoch, score):
+        if trainer.cur_step == 0:  # RecBole's early stopping took this epoch as the best
+            best["state"] = {k: v.detach().clone() for k, v in trainer.model.state_dict().items()}
+        if report is not None:
+            report(epoch, score)
+
+    outcome = train_trial(trainer, train_data, valid_data, keep_best)
+    return outcome, (best["state"], outcome.value, outcome.result)
 
 
 def train_trial(trainer, train_data, valid_data, report=None):

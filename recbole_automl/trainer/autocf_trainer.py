@@ -12,7 +12,9 @@ the best candidate on validation is retrained with the full ``epochs`` and early
 the test split is only used after that, by whoever calls ``evaluate``.
 """
 
+import dataclasses
 import functools
+import os
 
 import torch
 from recbole.trainer import Trainer
@@ -24,6 +26,7 @@ from recbole_automl.methods.searching import (
     parse_hyper_space,
     run_configured_search,
     sample_users,
+    train_keeping_best,
     train_loader,
     train_trial,
     training_keys,
@@ -40,7 +43,13 @@ from recbole_automl.model.general_recommender.autocf import (
     item_item_too_large,
     row_scored,
 )
-from recbole_automl.search import BranchSpace, CategoricalSpace, JointSpace, point_key
+from recbole_automl.search import (
+    BranchSpace,
+    CategoricalSpace,
+    HyperSpace,
+    JointSpace,
+    point_key,
+)
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
 from recbole_automl.utils import ConfigError, derive_config, reseed
 
@@ -114,8 +123,10 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
     its hyper-parameters searched)."""
 
     search_name = "AutoCF"
-    run_key_ignores = ("epochs",)  # candidates train for search_epochs
+    # candidates train for search_epochs; the item-item check is journaled on its own
+    run_key_ignores = ("epochs", "search_item_item_check")
     export_prefixes = ("search_", "arsp_")
+    checks, _trained = (), None  # the item-item check's trials and kept model
 
     def needs_search(self):
         return self.config["architecture"] is None or bool(self.config["search_hyper_space"])
@@ -133,16 +144,46 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
             show_progress=show_progress, batch_size=config["arsp_k1"],
             max_epochs=config["search_epochs"], first_points=list(presets.values()),
         )  # fmt: skip
+        self.comparison = comparison(trials, presets, best, space, self.valid_metric_bigger)
+        line = comparison_line(self.comparison, config["valid_metric"], config["search_epochs"])
+        self.logger.info(set_color(line, "yellow"))
+        if item_item_checked(config, best.point, dataset.item_num):
+            best = self._item_item_check(best, train_data, valid_data, show_progress)
         exported = self.export(**config_keys(config, candidate_keys(best.point)))
         self.logger.info(
             set_color("best architecture", "yellow")
             + f": {best.point} (valid {config['valid_metric']} {best.value:.4f}); "
             + f"reproduce with --model=AutoCF --config_files={exported}"
         )
-        self.comparison = comparison(trials, presets, best, space, self.valid_metric_bigger)
-        line = comparison_line(self.comparison, config["valid_metric"], config["search_epochs"])
-        self.logger.info(set_color(line, "yellow"))
         return best
+
+    def _item_item_check(self, found, train_data, valid_data, show_progress):
+        """Train the found candidate without and with the item-item term, each as a run of
+        it would (``epochs``, early stopping; a grid of the core, journaled in the search
+        folder); return the better on validation as the found trial, its model kept."""
+        keys = {**candidate_keys(found.point), "item_item": False}
+        objective = ItemItemCheck(self.config, keys, train_data, valid_data)
+        epochs = self.config["epochs"]
+        config = derive_config(
+            self.config, search_strategy="grid", search_grid_shuffle=False, search_workers=1,
+            search_scheduler="none", search_trials=2, search_trial_epochs=None, search_time=None,
+        )  # fmt: skip
+        self.checks, best = run_configured_search(
+            config, "AutoCF item-item check", objective,
+            HyperSpace.from_dict({"item_item": {"choice": [False, True]}}),
+            os.path.join(self.search_dir, f"item_item_check-epochs-{epochs}"),
+            bigger=self.valid_metric_bigger, logger=self.logger, show_progress=show_progress,
+            max_epochs=epochs,
+        )  # fmt: skip
+        self._trained = objective.trained.get(best.point["item_item"])  # None: resumed
+        cells = " | ".join(f"item_item {t.point['item_item']} {t.value:.4f} ({t.epochs} epochs)"
+                           for t in self.checks if t.scored)  # fmt: skip
+        self.logger.info(set_color(f"item-item check (valid, early stopping): {cells}", "yellow"))
+        point = {**keys, "item_item": True} if best.point["item_item"] else found.point
+        return dataclasses.replace(best, point=point)
+
+    def trained(self, found):
+        return self._trained
 
     def adopt(self, found, train_data):
         keys = training_keys(self.config, candidate_keys(found.point))
@@ -154,8 +195,21 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         if found is None:
             return None
         keys = config_keys(self.config, candidate_keys(found.point))
+        checks = [{"item_item": t.point["item_item"], "valid_score": t.value, "epochs": t.epochs,
+                   "status": t.status} for t in self.checks]  # fmt: skip
         return {**keys, "valid_score": found.value, "comparison": self.comparison,
+                "item_item_check": checks, "retrained": self._trained is None,
                 "folder": self.search_dir}  # fmt: skip
+
+
+def item_item_checked(config, point, n_items):
+    """Whether the search's found ``point`` gets the item-item check: asked for
+    (``search_item_item_check``), the point has no item-item term and the term is allowed."""
+    return (
+        config["search_item_item_check"]
+        and not candidate_keys(point).get("item_item", config["item_item"])
+        and not item_item_too_large(config, n_items)
+    )
 
 
 def search_space(config, n_items=0, n_interactions=0, logger=None):
@@ -183,7 +237,8 @@ def search_space(config, n_items=0, n_interactions=0, logger=None):
         return architectures  # a point is the architecture (journals before the joint space)
     limit = config["item_item_max_items"]
     for param in hyper.walk():
-        if param.name == "item_item" and item_item_too_large(config, n_items) and True in param.args:
+        too_large = item_item_too_large(config, n_items)
+        if param.name == "item_item" and too_large and True in param.args:
             if param.args == [True]:
                 raise ConfigError(item_item_error(n_items, limit, "search_hyper_space"))
             index = param.args.index(True)
@@ -256,6 +311,26 @@ def comparison_line(rows, metric, epochs):
 def candidate_keys(point):
     """The config keys a candidate's point sets."""
     return point if isinstance(point, dict) else {"architecture": point}
+
+
+class ItemItemCheck:
+    """Trains the found candidate (config ``keys``) with ``item_item`` as a point says, as
+    a run of it would (``epochs``, early stopping); ``trained[item_item]``: its best model,
+    ``(state_dict, best_valid_score, best_valid_result)``."""
+
+    def __init__(self, config, keys, train_data, valid_data):
+        self.config, self.keys, self.trained = config, keys, {}
+        self.train_data, self.valid_data = train_data, valid_data
+
+    def __call__(self, point, report=None):
+        config = trial_config(self.config, {**self.keys, "item_item": point["item_item"]})
+        train_data = train_loader(config, self.train_data)
+        reseed(config, train_data)
+        model = AutoCF(config, train_data._dataset).to(config["device"])
+        outcome, self.trained[point["item_item"]] = train_keeping_best(
+            CandidateTrainer(config, model), train_data, self.valid_data, report
+        )
+        return outcome
 
 
 class CandidateObjective:

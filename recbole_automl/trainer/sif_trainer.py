@@ -37,7 +37,11 @@ import torch
 from recbole.trainer import Trainer
 from recbole.utils import set_color
 
-from recbole_automl.methods.searching import run_configured_search, train_trial, trial_config
+from recbole_automl.methods.searching import (
+    run_configured_search,
+    train_keeping_best,
+    trial_config,
+)
 from recbole_automl.model.general_recommender.sif import SIF
 from recbole_automl.search import HyperSpace, StalledBehind, best_trial, plot_weights
 from recbole_automl.trainer.one_shot import OneShotTrainer, search_config, validation_batches
@@ -271,14 +275,7 @@ class CheckObjective:
         model = SIF(config, self.train_data._dataset).to(config["device"])
         if point["elementwise"] and self.warm is not None:
             inherit(model, self.warm)
-        trainer, best = Trainer(config, model), {}
-
-        def keep_best(epoch, score):
-            if trainer.cur_step == 0:  # RecBole's early stopping took this epoch as the best
-                best["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            if report is not None:
-                report(epoch, score)
-
-        outcome = train_trial(trainer, self.train_data, self.valid_data, keep_best)
-        self.trained[self.key(point)] = (best["state"], outcome.value, outcome.result)
+        outcome, self.trained[self.key(point)] = train_keeping_best(
+            Trainer(config, model), self.train_data, self.valid_data, report
+        )
         return outcome

@@ -264,6 +264,29 @@ def test_search_records_exports_and_resumes(isolated_run, caplog):
     assert reproduced["test_result"] == first["test_result"]
 
 
+def test_the_found_candidate_is_checked_with_the_item_item_term(isolated_run):
+    # After the search, the found candidate is trained without and with the item-item
+    # term as runs of it would be; the better on validation is the found model, kept as
+    # trained, and best.yaml reproduces it.
+    result = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
+    summary = result["search"]
+    checks = summary["item_item_check"]
+    assert [check["item_item"] for check in checks] == [False, True]
+    better = max(checks, key=lambda check: check["valid_score"])
+    assert summary["item_item"] is better["item_item"] and not summary["retrained"]
+    assert result["best_valid_score"] == better["valid_score"]
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    exported = __import__("yaml").safe_load(open(search_dir / "best.yaml"))
+    assert exported.get("item_item", False) is better["item_item"]
+    reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
+    assert reproduced["best_valid_score"] == result["best_valid_score"]
+    assert reproduced["test_result"] == result["test_result"]
+
+    unchecked = autocf_search_config(epochs=3, search_item_item_check=False)
+    plain = run_recbole_automl(model="AutoCF", config_dict=unchecked)["search"]
+    assert plain["item_item_check"] == [] and plain["retrained"]
+
+
 def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, monkeypatch):
     original = CandidateObjective.__call__
     calls = []
@@ -707,18 +730,23 @@ def test_an_item_item_term_over_too_many_items_is_refused_and_left_out_of_a_sear
 ):
     from recbole_automl.trainer.autocf_trainer import search_space
 
+    # The limit is on a term over every item (item_item_neighbours: ~); a term of k
+    # neighbours an item is n_items * k weights.
+    full = {"item_item_max_items": 5, "item_item_neighbours": None}
     with pytest.raises(ConfigError, match=r"'item_item': an item-item term over .* items"):
         run_recbole_automl(
-            model="AutoCF",
-            config_dict=tiny_config(architecture="MF", item_item=True, item_item_max_items=5),
+            model="AutoCF", config_dict=tiny_config(architecture="MF", item_item=True, **full)
         )
     space = {"item_item": {"choice": [False, True]}, "embedding_size": {"choice": [8, 16]}}
     config = Config(
         "AutoCF", "tiny", read_cmd_line=False,
-        config_dict=tiny_config(search_hyper_space=space, item_item_max_items=5),
+        config_dict=tiny_config(search_hyper_space=space, **full),
     )  # fmt: skip
     assert {p["item_item"] for p in search_space(config, 6).hyper.grid()} == {False}
     assert {p["item_item"] for p in search_space(config, 5).hyper.grid()} == {False, True}
+    config["item_item_neighbours"] = 3
+    assert {p["item_item"] for p in search_space(config, 6).hyper.grid()} == {False, True}
+    config["item_item_neighbours"] = None
     config["search_hyper_space"] = {"item_item": {"choice": [True]}}
     with pytest.raises(ConfigError, match=r"'search_hyper_space': an item-item term"):
         search_space(config, 6)
