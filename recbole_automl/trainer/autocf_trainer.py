@@ -162,20 +162,21 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         it would (``epochs``, early stopping; a grid of the core, journaled in the search
         folder); return the better on validation as the found trial, its model kept."""
         keys = {**candidate_keys(found.point), "item_item": False}
-        objective = ItemItemCheck(self.config, keys, train_data, valid_data)
         epochs = self.config["epochs"]
+        folder = os.path.join(self.search_dir, f"item_item_check-epochs-{epochs}")
+        os.makedirs(folder, exist_ok=True)
+        objective = ItemItemCheck(self.config, keys, train_data, valid_data, folder)
         config = derive_config(
-            self.config, search_strategy="grid", search_grid_shuffle=False, search_workers=1,
+            self.config, search_strategy="grid", search_grid_shuffle=False,
             search_scheduler="none", search_trials=2, search_trial_epochs=None, search_time=None,
         )  # fmt: skip
         self.checks, best = run_configured_search(
             config, "AutoCF item-item check", objective,
-            HyperSpace.from_dict({"item_item": {"choice": [False, True]}}),
-            os.path.join(self.search_dir, f"item_item_check-epochs-{epochs}"),
+            HyperSpace.from_dict({"item_item": {"choice": [False, True]}}), folder,
             bigger=self.valid_metric_bigger, logger=self.logger, show_progress=show_progress,
             max_epochs=epochs,
         )  # fmt: skip
-        self._trained = objective.trained.get(best.point["item_item"])  # None: resumed
+        self._trained = objective.load(best.point["item_item"])  # None: not kept
         cells = " | ".join(f"item_item {t.point['item_item']} {t.value:.4f} ({t.epochs} epochs)"
                            for t in self.checks if t.scored)  # fmt: skip
         self.logger.info(set_color(f"item-item check (valid, early stopping): {cells}", "yellow"))
@@ -315,21 +316,32 @@ def candidate_keys(point):
 
 class ItemItemCheck:
     """Trains the found candidate (config ``keys``) with ``item_item`` as a point says, as
-    a run of it would (``epochs``, early stopping); ``trained[item_item]``: its best model,
-    ``(state_dict, best_valid_score, best_valid_result)``."""
+    a run of it would (``epochs``, early stopping), and saves its best model in ``folder``
+    (``item_item-<bool>.pth``: ``(state_dict, best_valid_score, best_valid_result)``)
+    before the journal records the trial: the checks can run in forked workers, and a
+    resumed search keeps the model of a finished check."""
 
-    def __init__(self, config, keys, train_data, valid_data):
-        self.config, self.keys, self.trained = config, keys, {}
+    def __init__(self, config, keys, train_data, valid_data, folder):
+        self.config, self.keys, self.folder = config, keys, folder
         self.train_data, self.valid_data = train_data, valid_data
+
+    def model_file(self, item_item):
+        return os.path.join(self.folder, f"item_item-{item_item}.pth")
+
+    def load(self, item_item):
+        """The saved model of the check with ``item_item``, or ``None``."""
+        path = self.model_file(item_item)
+        return torch.load(path, weights_only=False) if os.path.exists(path) else None
 
     def __call__(self, point, report=None):
         config = trial_config(self.config, {**self.keys, "item_item": point["item_item"]})
         train_data = train_loader(config, self.train_data)
         reseed(config, train_data)
         model = AutoCF(config, train_data._dataset).to(config["device"])
-        outcome, self.trained[point["item_item"]] = train_keeping_best(
+        outcome, (state, score, result) = train_keeping_best(
             CandidateTrainer(config, model), train_data, self.valid_data, report
         )
+        torch.save((state, score, dict(result)), self.model_file(point["item_item"]))
         return outcome
 
 

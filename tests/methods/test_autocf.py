@@ -281,6 +281,13 @@ def test_the_found_candidate_is_checked_with_the_item_item_term(isolated_run):
     reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
     assert reproduced["best_valid_score"] == result["best_valid_score"]
     assert reproduced["test_result"] == result["test_result"]
+    # Run again (as after a kill): the checks' models were saved with their journal.
+    again = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
+    assert not again["search"]["retrained"] and again["test_result"] == result["test_result"]
+    # The two checks in forked workers: their models come back through the files.
+    forked = autocf_search_config(epochs=3, search_workers=2, search_dir="forked")
+    forked_summary = run_recbole_automl(model="AutoCF", config_dict=forked)["search"]
+    assert len(forked_summary["item_item_check"]) == 2 and not forked_summary["retrained"]
 
     unchecked = autocf_search_config(epochs=3, search_item_item_check=False)
     plain = run_recbole_automl(model="AutoCF", config_dict=unchecked)["search"]
