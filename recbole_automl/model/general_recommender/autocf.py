@@ -336,7 +336,7 @@ class AutoCF(PairScoringRecommender):
                    self.history_dropout)  # fmt: skip
             for spec in self.architecture
         )
-        self.item_item = None  # config item_item: a full-rank item-item term on top
+        self.item_item = None  # config item_item: an item-item term on top (ItemItem)
         if config["item_item"]:
             if item_item_too_large(config, self.n_items):
                 raise ConfigError(item_item_error(self.n_items, config["item_item_max_items"]))
