@@ -45,7 +45,11 @@ from runner import (  # noqa: E402
 
 RECORDS = os.path.join(HERE, "results", "raw", "scale.jsonl")
 ENCODINGS = ["ID-MAT", "ID-MLP", "history-MAT", "history-MLP", "history-MAT + item_item",
-             "history-MAT x ID-MAT", "history-MLP x ID-MAT"]  # fmt: skip
+             "history-MAT x ID-MAT", "history-MLP x ID-MAT",
+             "history-MAT x ID-MAT + item_item"]  # fmt: skip
+# The item-item term's neighbours an item (item_item_neighbours; records before 2026-12-05
+# have none: the full n_items^2 term).
+NEIGHBOURS = 128
 CLUSTERS, IN_CLUSTER = 20, 0.7
 
 
@@ -117,6 +121,7 @@ def time_one(data_path, dataset, encoding, seed, loss_type="BPR"):
         model="AutoCF", dataset=dataset, read_cmd_line=False,
         config_file_list=[os.path.join(HERE, "configs", "implicit.yaml")],
         config_dict={"data_path": data_path, "architecture": branches, "item_item": item_item,
+                     "item_item_neighbours": NEIGHBOURS,
                      "loss_type": loss_type,  # BPR: AutoCF's default when the first ran
                      "seed": seed, "use_gpu": False, "show_progress": False, "state": "ERROR"},
     )  # fmt: skip
@@ -125,7 +130,8 @@ def time_one(data_path, dataset, encoding, seed, loss_type="BPR"):
     train_data, valid_data, _ = data_preparation(config, dataset_)
     record = {"dataset": dataset, "encoding": encoding, "seed": seed, "loss_type": loss_type,
               "users": dataset_.user_num - 1, "items": dataset_.item_num - 1,
-              "interactions": len(dataset_)}  # fmt: skip
+              "interactions": len(dataset_),
+              **({"item_item_neighbours": NEIGHBOURS} if item_item else {})}  # fmt: skip
     try:
         model = AutoCF(config, train_data._dataset)
     except ConfigError as error:  # item_item above item_item_max_items: say so in the table
@@ -161,6 +167,9 @@ def write_table(records):
     ]
     for r in records:
         loss = r.get("loss_type", "BPR")  # the first records: BPR, AutoCF's default then
+        if r["encoding"].endswith("item_item"):  # the term's neighbours (before: every item)
+            k = r.get("item_item_neighbours")
+            r = {**r, "encoding": r["encoding"] + (f" ({k} neighbours)" if k else " (every item)")}
         if "refused" in r:
             lines.append(f"| {r['dataset']} | {r['users']:,} | {r['items']:,} | "
                          f"{r['interactions']:,} | {loss} | {r['encoding']} | refused: "
@@ -207,11 +216,12 @@ def main():
     if args.command == "time":
         import subprocess
 
-        done = {(r["dataset"], r["encoding"], r.get("loss_type", "BPR"))
-                for r in load_records(RECORDS)}  # fmt: skip
+        done = {(r["dataset"], r["encoding"], r.get("loss_type", "BPR"),
+                 r.get("item_item_neighbours")) for r in load_records(RECORDS)}  # fmt: skip
         command = " ".join(["python benchmarks/scale.py", *sys.argv[1:]])
         for encoding in args.encodings:
-            if (args.dataset, encoding, args.loss_type) in done:
+            neighbours = NEIGHBOURS if encoding.endswith("item_item") else None
+            if (args.dataset, encoding, args.loss_type, neighbours) in done:
                 continue
             proc = subprocess.run(
                 [sys.executable, __file__, *sys.argv[1:], "--run-one", encoding],
