@@ -163,8 +163,9 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         folder); return the better on validation as the found trial, its model kept."""
         keys = {**candidate_keys(found.point), "item_item": False}
         epochs = self.config["epochs"]
-        folder = os.path.join(self.search_dir, f"item_item_check-epochs-{epochs}")
-        os.makedirs(folder, exist_ok=True)
+        # absolute: Ray workers run elsewhere (a worker on another machine saves its model
+        # there; then the found model is trained again here)
+        folder = os.path.abspath(os.path.join(self.search_dir, f"item_item_check-epochs-{epochs}"))
         objective = ItemItemCheck(self.config, keys, train_data, valid_data, folder)
         config = derive_config(
             self.config, search_strategy="grid", search_grid_shuffle=False,
@@ -341,6 +342,7 @@ class ItemItemCheck:
         outcome, (state, score, result) = train_keeping_best(
             CandidateTrainer(config, model), train_data, self.valid_data, report
         )
+        os.makedirs(self.folder, exist_ok=True)  # (a Ray worker on another machine)
         torch.save((state, score, dict(result)), self.model_file(point["item_item"]))
         return outcome
 
