@@ -219,6 +219,8 @@ def protocol_of(config):
             protocol["history_dropout"] = history_dropout(config)
         if config["loss_type"] == "softmax" and config["softmax_user_chunk"]:
             protocol["softmax_user_chunk"] = config["softmax_user_chunk"]
+        if config["architecture"] is None and config["search_item_item_check"]:
+            protocol["search_item_item_check"] = True
     return protocol
 
 
@@ -475,7 +477,10 @@ def main():
         "softmax and no history_dropout (in budget or label) ran history_dropout 0 (the default "
         "before 2026-12-04): add benchmarks/configs/autocf_softmax_defaults.yaml; rows with "
         "loss_type softmax and no softmax_user_chunk ran RecBole's batches of shuffled pairs "
-        "(the configs above pin it). AutoGNN rows without a label ran AutoGNN's first defaults "
+        "(the configs above pin it); AutoCF search rows with neither search_item_item_check "
+        "in their budget nor the item-item check in their label ran without it (the default "
+        "from 2026-12-05): add benchmarks/configs/autocf_no_item_item_check.yaml (the configs "
+        "above pin it too). AutoGNN rows without a label ran AutoGNN's first defaults "
         "(BPR, learning rate 0.001, 20 candidates of 10 epochs on all users): add "
         "benchmarks/configs/autognn_bpr_defaults.yaml to run them again.",
         "explicit": "configs/explicit.yaml (rating regression: MSE loss, random 8:1:1, labeled "
