@@ -203,6 +203,7 @@ REBUILD = {
     "ml-1m-pep.md": ["pep.py", "--dataset", "ml-1m", "--table"],
     "ml-100k-anytime.md": ["anytime.py", "--table"],
     "ml-1m-general.md": ["baselines.py", "--task", "general", "--dataset", "ml-1m", "--table"],
+    "synth-100k-general.md": ["baselines.py", "--dataset", "synth-100k", "--table"],
     "ml-1m-ctr.md": ["baselines.py", "--task", "ctr", "--dataset", "ml-1m", "--table"],
     "ml-100k-sif.md": ["sif.py", "--table"],
     "ml-1m-sif.md": ["sif.py", "--dataset", "ml-1m", "--table"],
