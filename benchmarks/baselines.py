@@ -357,9 +357,9 @@ def found_lines(records):
         if search.get("item_item_check"):  # AutoCF: the found model was trained in full
             kept = "with" if search.get("item_item") else "without"
             line += f"; {kept} the item-item term after its check, valid {search['valid_score']}"
-            lines.append(line)
-            continue
-        lines.append(line + f"; valid at the search's fidelity {search.get('valid_score')}")
+        else:
+            line += f"; valid at the search's fidelity {search.get('valid_score')}"
+        lines.append(line)
     return ["", "Found by the searches:", "", *lines] if lines else []
 
 

@@ -167,7 +167,7 @@ def write_table(records):
     ]
     for r in records:
         loss = r.get("loss_type", "BPR")  # the first records: BPR, AutoCF's default then
-        if r["encoding"].endswith("item_item"):  # the term's neighbours (before: every item)
+        if architecture(r["encoding"])[1]:  # the term's neighbours (before: every item)
             k = r.get("item_item_neighbours")
             r = {**r, "encoding": r["encoding"] + (f" ({k} neighbours)" if k else " (every item)")}
         if "refused" in r:
@@ -220,7 +220,7 @@ def main():
                  r.get("item_item_neighbours")) for r in load_records(RECORDS)}  # fmt: skip
         command = " ".join(["python benchmarks/scale.py", *sys.argv[1:]])
         for encoding in args.encodings:
-            neighbours = NEIGHBOURS if encoding.endswith("item_item") else None
+            neighbours = NEIGHBOURS if architecture(encoding)[1] else None
             if (args.dataset, encoding, args.loss_type, neighbours) in done:
                 continue
             proc = subprocess.run(

@@ -8,7 +8,9 @@ loss. A candidate is an architecture, or with ``search_hyper_space`` an architec
 those hyper-parameters together (a joint space: the best architecture depends on them, as
 Wen et al., KDD 2023 argue). When the budget (``search_trials``, ``search_time``) is spent,
 the best candidate on validation is retrained with the full ``epochs`` and early stopping
-(on every user, when ``search_data_fraction`` screened candidates on a share of them);
+(on every user, when ``search_data_fraction`` screened candidates on a share of them) or,
+with ``search_item_item_check``, trained in full without and with the item-item term and
+the better on validation kept;
 the test split is only used after that, by whoever calls ``evaluate``.
 """
 
@@ -237,9 +239,8 @@ def search_space(config, n_items=0, n_interactions=0, logger=None):
     architectures = BranchSpace(CategoricalSpace(stages), config["search_max_branches"])
     if hyper is None:
         return architectures  # a point is the architecture (journals before the joint space)
-    limit = config["item_item_max_items"]
+    limit, too_large = config["item_item_max_items"], item_item_too_large(config, n_items)
     for param in hyper.walk():
-        too_large = item_item_too_large(config, n_items)
         if param.name == "item_item" and too_large and True in param.args:
             if param.args == [True]:
                 raise ConfigError(item_item_error(n_items, limit, "search_hyper_space"))
