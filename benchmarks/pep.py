@@ -74,7 +74,13 @@ def variants(base, dataset="ml-100k"):
     for target in targets(dataset):
         magnitude = {**searched, "pep_pruner": "magnitude", "pep_target": target}
         out[f"MAG-{base} {target:g}"] = ("PEP", magnitude)
+    for label, (model, overrides) in list(out.items()):
+        if model == "PEP":  # the same masks, each row's weights as its first dimensions
+            out[f"{label}{PREFIX}"] = (model, {**overrides, "pep_mask_layout": "prefix"})
     return out
+
+
+PREFIX = " prefix"  # the label's suffix of pep_mask_layout: prefix
 
 
 def write_table(bases, dataset="ml-100k"):
@@ -92,7 +98,9 @@ def write_table(bases, dataset="ml-100k"):
         "ticket, weight decay 0 like the uniform runs) with the mask found when the non-zero",
         "embedding weights fell to the fraction f. `MAG-B f`: the same model and retraining",
         "with the mask that keeps the fraction f of the trained full model's embedding weights",
-        "of largest magnitude (`pep_pruner: magnitude`). Params: non-zero embedding weights",
+        "of largest magnitude (`pep_pruner: magnitude`). `... prefix`: the same mask with",
+        "each row's kept weights moved to its first dimensions (`pep_mask_layout: prefix`).",
+        "Params: non-zero embedding weights",
         "plus every other weight (PEP, MAG), or every trainable weight (uniform). Mean ± std",
         "over seeds.",
         "",
@@ -126,6 +134,7 @@ def write_table(bases, dataset="ml-100k"):
                 f"{np.mean([r['wall_s'] for r in runs]):.0f} |"
             )
             kind = label.split("-")[0] if runs[0]["search"] else "uniform"
+            kind += PREFIX if label.endswith(PREFIX) else ""
             # A uniform model's tables have the rows of PEP's 64-wide tables, k wide each.
             in_use = (
                 np.mean(embed) if embed else full.get(base, np.nan) * int(label.split("d=")[1]) / 64
@@ -164,19 +173,22 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
         return "-" if value is None else f"{value - full_auc:+.4f}"
 
     lines = []
-    for target in fractions:
-        runs = [r for r in peps if r["label"] == f"PEP-{base} {target:g}"]
-        if runs:
-            pep = auc(f"PEP-{base} {target:g}")
+    for suffix, layout in (("", "elements"), (PREFIX, "prefix")):
+        for target in fractions:
+            label = f"PEP-{base} {target:g}{suffix}"
+            runs = [r for r in peps if r["label"] == label]
+            if not runs:
+                continue
+            pep = auc(label)
             saved = 1 - np.mean([r["search"]["embedding_nonzero"] / r["search"]["embedding_total"]
                                  for r in runs])  # fmt: skip
             ok = "yes" if pep >= full_auc - 0.001 else "no"
             size = min(k for k in SIZES if k / 64 >= target)
-            rivals = [auc(f"MAG-{base} {target:g}"), auc(f"{base} d={size}")]
+            rivals = [auc(f"MAG-{base} {target:g}{suffix}"), auc(f"{base} d={size}")]
             above = "-" if None in rivals else ("yes" if pep > max(rivals) else "no")
             lines.append(
-                f"| {target:g} | {100 * saved:.1f}% | {cell(pep)} | {ok} | {cell(rivals[0])} | "
-                f"d={size}: {cell(rivals[1])} | {above} |"
+                f"| {target:g} | {layout} | {100 * saved:.1f}% | {cell(pep)} | {ok} | "
+                f"{cell(rivals[0])} | d={size}: {cell(rivals[1])} | {above} |"
             )
     # One search per seed: the first target's run searches, later targets reuse its masks
     # (their search_seconds are ~0), so a seed's search time is the sum over its runs.
@@ -195,12 +207,14 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
     return [
         f"Against {base} d=64 (test AUC {full_auc:.4f}):",
         "",
-        "Test AUC against d=64's; MAG: magnitude pruning at the same target; uniform: the",
-        "smallest uniform size with at least the target's fraction of the weights.",
+        "Test AUC against d=64's; MAG: magnitude pruning at the same target and layout;",
+        "uniform: the smallest uniform size with at least the target's fraction of the weights.",
+        "Layout (`pep_mask_layout`): elements, the masks as found; prefix, each row's count of",
+        "kept weights as its first dimensions (the rows `... prefix`).",
         "",
-        "| target | fewer embedding weights | PEP | PEP within 0.001 | MAG | uniform | "
+        "| target | layout | fewer embedding weights | PEP | PEP within 0.001 | MAG | uniform | "
         "PEP above both |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
         *lines,
         "",
         time_line,
@@ -220,13 +234,15 @@ def _plot(curves, path):
         points = sorted(points)
         style = (
             {"marker": "o", "linestyle": "-"}
-            if kind == "PEP"
+            if kind.startswith("PEP")
             else (
                 {"marker": "^", "linestyle": ":"}
-                if kind == "MAG"
+                if kind.startswith("MAG")
                 else {"marker": "s", "linestyle": "--"}
             )
         )
+        if kind.endswith(PREFIX):
+            style = {**style, "linestyle": "-."}
         for ax, x in zip(axes, (0, 1)):
             ax.plot([p[x] for p in points], [p[2] for p in points], label=f"{kind} {base}", **style)
     axes[0].set_xlabel("parameters (non-zero embedding weights + the rest of the model)")

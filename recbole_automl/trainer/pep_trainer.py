@@ -7,7 +7,8 @@ target fraction of the full tables (``pep_targets``) the mask is saved. The sear
 when every target is reached (or after ``search_epochs``, ``search_time``). Retrain
 (lottery ticket): every weight is rewound to its step-0 value, the embeddings are
 multiplied by the mask of ``pep_target``, the thresholds are dropped, and RecBole's
-``Trainer`` trains to convergence with early stopping on the validation metric (AUC). The
+``Trainer`` trains to convergence with early stopping on the validation metric (AUC);
+``pep_mask_layout: prefix`` keeps each row's count of weights as its first dimensions. The
 test split is only used after that, by whoever calls ``evaluate``.
 
 ``pep_pruner: magnitude`` is the baseline a learned sparsity has to beat (Tran et al. 2024
@@ -106,12 +107,12 @@ class PEPTrainer(SearchingTrainer):
     """
 
     # What is retrained, and the budgets (a magnitude search trains with ``epochs``).
-    run_key_ignores = ("pep_target", "epochs", "search_epochs")
+    run_key_ignores = ("pep_target", "pep_mask_layout", "epochs", "search_epochs")
 
     def __init__(self, config, model):
         super().__init__(config, model)
         if config["pep_pruner"] == "magnitude":
-            self.run_key_ignores = ("pep_target", "search_epochs")
+            self.run_key_ignores = ("pep_target", "pep_mask_layout", "search_epochs")
 
     @property
     def search_name(self):
@@ -146,7 +147,8 @@ class PEPTrainer(SearchingTrainer):
         initial = os.path.join(self.search_dir, "initial.pt")
         self.rebuild(train_data)
         self.model.load_state_dict(torch.load(initial, map_location=self.device))
-        self.model.fix(torch.load(found, map_location=self.device))
+        masks = torch.load(found, map_location=self.device)
+        self.model.fix(masks, self.config["pep_mask_layout"])
         self.optimizer = self._build_optimizer(params=self.model.parameters())
 
     def summarise(self, found):

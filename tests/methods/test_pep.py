@@ -7,7 +7,7 @@ from conftest import CTR_CONFIG_FILE, tiny_config
 from recbole.data import create_dataset, data_preparation
 
 from recbole_automl import Config, ConfigError, run_recbole_automl
-from recbole_automl.model.context_aware_recommender.pep import PEP
+from recbole_automl.model.context_aware_recommender.pep import PEP, prefix_mask
 from recbole_automl.model.layers import THRESHOLD_GRANULARITIES, PrunedEmbedding
 from recbole_automl.search import Journal
 
@@ -136,3 +136,31 @@ def test_magnitude_baseline_keeps_the_largest_trained_weights_then_rewinds(isola
     assert weights[kept].min() >= weights[~kept].max()  # the largest magnitudes are kept
     loose = torch.load(folder / "mask-0.5.pt")
     assert all((m2 <= m5).all() for m2, m5 in zip(masks, loose))  # nested masks
+
+
+def test_prefix_layout_keeps_each_rows_count_as_its_first_dimensions():
+    mask = torch.tensor([[False, True, False, True], [False, False, False, False], [True] * 4])
+    assert torch.equal(
+        prefix_mask(mask),
+        torch.tensor([[True, True, False, False], [False] * 4, [True] * 4]),
+    )
+
+
+def test_retrain_with_the_prefix_layout_reuses_the_search(isolated_run):
+    elements = run_recbole_automl(
+        model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=_config(pep_target=0.5)
+    )
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    trials = Journal(folder / "journal.jsonl").load()
+    prefix = run_recbole_automl(
+        model="PEP",
+        config_file_list=[CTR_CONFIG_FILE],
+        config_dict=_config(pep_target=0.5, pep_mask_layout="prefix"),
+    )
+    assert Journal(folder / "journal.jsonl").load() == trials  # the same masks, no new search
+    assert prefix["search"]["embedding_nonzero"] == elements["search"]["embedding_nonzero"]
+    checkpoint = max((isolated_run / "saved").glob("PEP-*.pth"), key=lambda p: p.stat().st_mtime)
+    state = torch.load(checkpoint, weights_only=False)["state_dict"]
+    mask = state["base.token_embedding_table.embedding.mask"].bool()
+    masks = torch.load(folder / "mask-0.5.pt")
+    assert torch.equal(mask, prefix_mask(masks[0]))

@@ -75,7 +75,18 @@ class PEP(ContextWrapper):
         with torch.no_grad():
             return [table.table() != 0 for table in self.pruned]
 
-    def fix(self, masks):
-        """Retrain mode: every table keeps its weights times its mask, no thresholds."""
+    def fix(self, masks, layout="elements"):
+        """Retrain mode: every table keeps its weights times its mask, no thresholds;
+        ``layout`` prefix: each row keeps as many weights, its first dimensions
+        (:func:`prefix_mask`)."""
         for table, mask in zip(self.pruned, masks):
-            table.fix(mask.to(table.weight.device))
+            table.fix(prefix_mask(mask) if layout == "prefix" else mask.to(table.weight.device))
+
+
+def prefix_mask(mask):
+    """Each row of ``mask`` (rows x dims, bool) as a prefix: its first k dimensions, k the
+    row's kept weights. A row's size is what the search learned, and two rows share
+    min(k_i, k_j) dimensions: a model of inner products (FM) can use them all, where
+    scattered masks of k_i and k_j kept weights share about k_i * k_j / dims."""
+    sizes = mask.sum(dim=1, keepdim=True)
+    return torch.arange(mask.shape[1], device=mask.device) < sizes
