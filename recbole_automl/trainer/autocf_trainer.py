@@ -9,8 +9,9 @@ those hyper-parameters together (a joint space: the best architecture depends on
 Wen et al., KDD 2023 argue). When the budget (``search_trials``, ``search_time``) is spent,
 the best candidate on validation is retrained with the full ``epochs`` and early stopping
 (on every user, when ``search_data_fraction`` screened candidates on a share of them) or,
-with ``search_item_item_check``, trained in full without and with the item-item term and
-the better on validation kept;
+with ``search_item_item_check``, trained in full without and with the item-item term (and
+the next best candidates, ``search_item_item_check_candidates``, with it) and the best on
+validation kept;
 the test split is only used after that, by whoever calls ``evaluate``.
 """
 
@@ -126,7 +127,7 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
 
     search_name = "AutoCF"
     # candidates train for search_epochs; the item-item check is journaled on its own
-    run_key_ignores = ("epochs", "search_item_item_check")
+    run_key_ignores = ("epochs", "search_item_item_check", "search_item_item_check_candidates")
     export_prefixes = ("search_", "arsp_")
     checks, _trained = (), None  # the item-item check's trials and kept model
 
@@ -150,7 +151,7 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         line = comparison_line(self.comparison, config["valid_metric"], config["search_epochs"])
         self.logger.info(set_color(line, "yellow"))
         if item_item_checked(config, best.point, dataset.item_num):
-            best = self._item_item_check(best, train_data, valid_data, show_progress)
+            best = self._item_item_check(trials, best, train_data, valid_data, show_progress)
         exported = self.export(**config_keys(config, candidate_keys(best.point)))
         self.logger.info(
             set_color("best architecture", "yellow")
@@ -159,32 +160,45 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         )
         return best
 
-    def _item_item_check(self, found, train_data, valid_data, show_progress):
-        """Train the found candidate without and with the item-item term, each as a run of
+    def _item_item_check(self, trials, found, train_data, valid_data, show_progress):
+        """Train the found candidate without and with the item-item term, and the next best
+        candidates (``search_item_item_check_candidates`` in all) with it, each as a run of
         it would (``epochs``, early stopping; a grid of the core, journaled in the search
-        folder); return the better on validation as the found trial, its model kept."""
-        keys = {**candidate_keys(found.point), "item_item": False}
+        folder); return the best on validation as the found trial, its model kept."""
+        ranked = check_candidates(trials, found, self.config, self.valid_metric_bigger)
+        keys = [{**candidate_keys(t.point), "item_item": False} for t in ranked]
         epochs = self.config["epochs"]
         # absolute: Ray workers run elsewhere (a worker on another machine saves its model
         # there; then the found model is trained again here)
-        folder = os.path.abspath(os.path.join(self.search_dir, f"item_item_check-epochs-{epochs}"))
+        folder = os.path.abspath(
+            os.path.join(self.search_dir, f"item_item_check-{len(keys)}-epochs-{epochs}")
+        )
         objective = ItemItemCheck(self.config, keys, train_data, valid_data, folder)
+        points = [{"candidate": 1, "item_item": False}]
+        points += [{"candidate": rank, "item_item": True} for rank in range(1, len(keys) + 1)]
         config = derive_config(
             self.config, search_strategy="grid", search_grid_shuffle=False,
-            search_scheduler="none", search_trials=2, search_trial_epochs=None, search_time=None,
+            search_scheduler="none", search_trials=len(points), search_trial_epochs=None,
+            search_time=None,
+        )  # fmt: skip
+        space = HyperSpace.from_dict(
+            {"candidate": {"choice": list(range(1, len(keys) + 1))},
+             "item_item": {"choice": [False, True]}}
         )  # fmt: skip
         self.checks, best = run_configured_search(
-            config, "AutoCF item-item check", objective,
-            HyperSpace.from_dict({"item_item": {"choice": [False, True]}}), folder,
+            config, "AutoCF item-item check", objective, space, folder,
             bigger=self.valid_metric_bigger, logger=self.logger, show_progress=show_progress,
-            max_epochs=epochs,
+            max_epochs=epochs, first_points=points,
         )  # fmt: skip
-        self._trained = objective.load(best.point["item_item"])  # None: not kept
-        cells = " | ".join(f"item_item {t.point['item_item']} {t.value:.4f} ({t.epochs} epochs)"
+        self._trained = objective.load(best.point)  # None: not kept
+        cells = " | ".join(f"{check_name(t.point)} {t.value:.4f} ({t.epochs} epochs)"
                            for t in self.checks if t.scored)  # fmt: skip
         self.logger.info(set_color(f"item-item check (valid, early stopping): {cells}", "yellow"))
-        point = {**keys, "item_item": True} if best.point["item_item"] else found.point
-        return dataclasses.replace(best, point=point)
+        if not best.point["item_item"]:
+            return dataclasses.replace(best, point=found.point)
+        return dataclasses.replace(
+            best, point={**keys[best.point["candidate"] - 1], "item_item": True}
+        )
 
     def trained(self, found):
         return self._trained
@@ -199,8 +213,8 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         if found is None:
             return None
         keys = config_keys(self.config, candidate_keys(found.point))
-        checks = [{"item_item": t.point["item_item"], "valid_score": t.value, "epochs": t.epochs,
-                   "status": t.status} for t in self.checks]  # fmt: skip
+        checks = [{**t.point, "valid_score": t.value, "epochs": t.epochs, "status": t.status}
+                  for t in self.checks]  # fmt: skip
         return {**keys, "valid_score": found.value, "comparison": self.comparison,
                 "item_item_check": checks, "retrained": self._trained is None,
                 "folder": self.search_dir}  # fmt: skip
@@ -214,6 +228,25 @@ def item_item_checked(config, point, n_items):
         and not candidate_keys(point).get("item_item", config["item_item"])
         and not item_item_too_large(config, n_items)
     )
+
+
+def check_candidates(trials, found, config, bigger=True):
+    """The found trial, then the next best scored trials of other points without the
+    item-item term, ``search_item_item_check_candidates`` in all (fewer if the search
+    trained fewer)."""
+    others = [
+        t for t in trials
+        if t.scored and t.point != found.point
+        and not candidate_keys(t.point).get("item_item", config["item_item"])
+    ]  # fmt: skip
+    others.sort(key=lambda t: t.value, reverse=bigger)
+    return [found, *others][: config["search_item_item_check_candidates"]]
+
+
+def check_name(point):
+    """A check's point in words: ``found``, ``found + item_item``, ``#2 + item_item``."""
+    name = "found" if point["candidate"] == 1 else f"#{point['candidate']}"
+    return name + (" + item_item" if point["item_item"] else "")
 
 
 def search_space(config, n_items=0, n_interactions=0, logger=None):
@@ -317,26 +350,29 @@ def candidate_keys(point):
 
 
 class ItemItemCheck:
-    """Trains the found candidate (config ``keys``) with ``item_item`` as a point says, as
-    a run of it would (``epochs``, early stopping), and saves its best model in ``folder``
-    (``item_item-<bool>.pth``: ``(state_dict, best_valid_score, best_valid_result)``)
-    before the journal records the trial: the checks can run in forked workers, and a
-    resumed search keeps the model of a finished check."""
+    """Trains a candidate of the check (``keys[point["candidate"] - 1]``, config keys) with
+    ``item_item`` as the point says, as a run of it would (``epochs``, early stopping), and
+    saves its best model in ``folder`` (``(state_dict, best_valid_score,
+    best_valid_result)``) before the journal records the trial: the checks can run in
+    forked workers, and a resumed search keeps the model of a finished check."""
 
     def __init__(self, config, keys, train_data, valid_data, folder):
         self.config, self.keys, self.folder = config, keys, folder
         self.train_data, self.valid_data = train_data, valid_data
 
-    def model_file(self, item_item):
-        return os.path.join(self.folder, f"item_item-{item_item}.pth")
+    def model_file(self, point):
+        return os.path.join(
+            self.folder, f"candidate-{point['candidate']}-item_item-{point['item_item']}.pth"
+        )
 
-    def load(self, item_item):
-        """The saved model of the check with ``item_item``, or ``None``."""
-        path = self.model_file(item_item)
+    def load(self, point):
+        """The saved model of the check of ``point``, or ``None``."""
+        path = self.model_file(point)
         return torch.load(path, weights_only=False) if os.path.exists(path) else None
 
     def __call__(self, point, report=None):
-        config = trial_config(self.config, {**self.keys, "item_item": point["item_item"]})
+        keys = {**self.keys[point["candidate"] - 1], "item_item": point["item_item"]}
+        config = trial_config(self.config, keys)
         train_data = train_loader(config, self.train_data)
         reseed(config, train_data)
         model = AutoCF(config, train_data._dataset).to(config["device"])
@@ -344,7 +380,7 @@ class ItemItemCheck:
             CandidateTrainer(config, model), train_data, self.valid_data, report
         )
         os.makedirs(self.folder, exist_ok=True)  # (a Ray worker on another machine)
-        torch.save((state, score, dict(result)), self.model_file(point["item_item"]))
+        torch.save((state, score, dict(result)), self.model_file(point))
         return outcome
 
 

@@ -266,12 +266,16 @@ def test_search_records_exports_and_resumes(isolated_run, caplog):
 
 def test_the_found_candidate_is_checked_with_the_item_item_term(isolated_run):
     # After the search, the found candidate is trained without and with the item-item
-    # term as runs of it would be; the better on validation is the found model, kept as
-    # trained, and best.yaml reproduces it.
+    # term, and the runner-up with it, as runs of them would be; the best on validation is
+    # the found model, kept as trained, and best.yaml reproduces it.
     result = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
     summary = result["search"]
     checks = summary["item_item_check"]
-    assert [check["item_item"] for check in checks] == [False, True]
+    assert [(check["candidate"], check["item_item"]) for check in checks] == [
+        (1, False),
+        (1, True),
+        (2, True),
+    ]
     better = max(checks, key=lambda check: check["valid_score"])
     assert summary["item_item"] is better["item_item"] and not summary["retrained"]
     assert result["best_valid_score"] == better["valid_score"]
@@ -287,7 +291,7 @@ def test_the_found_candidate_is_checked_with_the_item_item_term(isolated_run):
     # The two checks in forked workers: their models come back through the files.
     forked = autocf_search_config(epochs=3, search_workers=2, search_dir="forked")
     forked_summary = run_recbole_automl(model="AutoCF", config_dict=forked)["search"]
-    assert len(forked_summary["item_item_check"]) == 2 and not forked_summary["retrained"]
+    assert len(forked_summary["item_item_check"]) == 3 and not forked_summary["retrained"]
 
     unchecked = autocf_search_config(epochs=3, search_item_item_check=False)
     plain = run_recbole_automl(model="AutoCF", config_dict=unchecked)["search"]
