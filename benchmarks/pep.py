@@ -74,6 +74,9 @@ def variants(base, dataset="ml-100k"):
     for target in targets(dataset):
         magnitude = {**searched, "pep_pruner": "magnitude", "pep_target": target}
         out[f"MAG-{base} {target:g}"] = ("PEP", magnitude)
+    for target in targets(dataset):
+        slow = {**searched, "pep_target": target, "threshold_learning_rate": SLOW_LR}
+        out[f"PEP-{base} {target:g}{SLOW}"] = ("PEP", slow)
     for label, (model, overrides) in list(out.items()):
         if model == "PEP":  # the same masks, each row's weights as its first dimensions
             out[f"{label}{PREFIX}"] = (model, {**overrides, "pep_mask_layout": "prefix"})
@@ -81,6 +84,15 @@ def variants(base, dataset="ml-100k"):
 
 
 PREFIX = " prefix"  # the label's suffix of pep_mask_layout: prefix
+SLOW_LR = 0.001  # the original's threshold learning rate (PEP.yaml's default: 1e-2)
+SLOW = f", threshold lr {SLOW_LR:g}"  # the label's suffix of a search with it
+
+
+def kind_of(label):
+    """A curve's name: the method (PEP, MAG) and the label's settings after the target."""
+    method, rest = label.split(" ", 1)
+    settings = rest.split(" ", 1)[1] if " " in rest else ""  # after the target
+    return method.split("-")[0] + (f" {settings}" if settings else "")
 
 
 def write_table(bases, dataset="ml-100k"):
@@ -100,6 +112,8 @@ def write_table(bases, dataset="ml-100k"):
         "with the mask that keeps the fraction f of the trained full model's embedding weights",
         "of largest magnitude (`pep_pruner: magnitude`). `... prefix`: the same mask with",
         "each row's kept weights moved to its first dimensions (`pep_mask_layout: prefix`).",
+        f"`...{SLOW}`: PEP's search with the original's threshold learning rate (1e-3: the",
+        "default 1e-2 prunes ml-1m's FM to 17% of its weights in its first epoch).",
         "Params: non-zero embedding weights",
         "plus every other weight (PEP, MAG), or every trainable weight (uniform). Mean ± std",
         "over seeds.",
@@ -133,8 +147,7 @@ def write_table(bases, dataset="ml-100k"):
                 f"{np.std(auc):.4f} | {np.mean([r['test']['logloss'] for r in runs]):.4f} | "
                 f"{np.mean([r['wall_s'] for r in runs]):.0f} |"
             )
-            kind = label.split("-")[0] if runs[0]["search"] else "uniform"
-            kind += PREFIX if label.endswith(PREFIX) else ""
+            kind = kind_of(label) if runs[0]["search"] else "uniform"
             # A uniform model's tables have the rows of PEP's 64-wide tables, k wide each.
             in_use = (
                 np.mean(embed) if embed else full.get(base, np.nan) * int(label.split("d=")[1]) / 64
@@ -172,38 +185,41 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
     def cell(value):
         return "-" if value is None else f"{value - full_auc:+.4f}"
 
-    lines = []
-    for suffix, layout in (("", "elements"), (PREFIX, "prefix")):
-        for target in fractions:
-            label = f"PEP-{base} {target:g}{suffix}"
-            runs = [r for r in peps if r["label"] == label]
-            if not runs:
-                continue
-            pep = auc(label)
-            saved = 1 - np.mean([r["search"]["embedding_nonzero"] / r["search"]["embedding_total"]
-                                 for r in runs])  # fmt: skip
-            ok = "yes" if pep >= full_auc - 0.001 else "no"
-            size = min(k for k in SIZES if k / 64 >= target)
-            rivals = [auc(f"MAG-{base} {target:g}{suffix}"), auc(f"{base} d={size}")]
-            above = "-" if None in rivals else ("yes" if pep > max(rivals) else "no")
-            lines.append(
-                f"| {target:g} | {layout} | {100 * saved:.1f}% | {cell(pep)} | {ok} | "
-                f"{cell(rivals[0])} | d={size}: {cell(rivals[1])} | {above} |"
+    lines, times = [], []
+    for search, lr in (("", "1e-2"), (SLOW, f"{SLOW_LR:g}")):
+        for suffix, layout in (("", "elements"), (PREFIX, "prefix")):
+            for target in fractions:
+                label = f"PEP-{base} {target:g}{search}{suffix}"
+                runs = [r for r in peps if r["label"] == label]
+                if not runs:
+                    continue
+                pep = auc(label)
+                saved = 1 - np.mean([r["search"]["embedding_nonzero"]
+                                     / r["search"]["embedding_total"] for r in runs])  # fmt: skip
+                ok = "yes" if pep >= full_auc - 0.001 else "no"
+                size = min(k for k in SIZES if k / 64 >= target)
+                rivals = [auc(f"MAG-{base} {target:g}{suffix}"), auc(f"{base} d={size}")]
+                above = "-" if None in rivals else ("yes" if pep > max(rivals) else "no")
+                lines.append(
+                    f"| {target:g} | {lr} | {layout} | {100 * saved:.1f}% | {cell(pep)} | {ok} | "
+                    f"{cell(rivals[0])} | d={size}: {cell(rivals[1])} | {above} |"
+                )
+        # One search per seed and threshold lr: the first run searches, later targets and
+        # layouts reuse its masks (their search_seconds are ~0): a seed's search time is
+        # the sum over its runs.
+        searched = [r for r in peps if (SLOW in r["label"]) == bool(search)]
+        per_seed = {}
+        for r in searched:
+            per_seed[r["seed"]] = per_seed.get(r["seed"], 0.0) + r["search"]["search_seconds"]
+        if per_seed:
+            full_wall = np.mean([r["wall_s"] for r in full])
+            total = np.mean(list(per_seed.values()))
+            retrain = np.mean([r["search"]["retrain_seconds"] for r in searched])
+            times.append(
+                f"Time (threshold lr {lr}): search {total:.0f} s + one retraining {retrain:.0f} s "
+                f"vs one training of {base} d=64 ({full_wall:.0f} s wall): "
+                f"{(total + retrain) / full_wall:.2f}x."
             )
-    # One search per seed: the first target's run searches, later targets reuse its masks
-    # (their search_seconds are ~0), so a seed's search time is the sum over its runs.
-    per_seed = {}
-    for r in peps:
-        per_seed[r["seed"]] = per_seed.get(r["seed"], 0.0) + r["search"]["search_seconds"]
-    full_wall = np.mean([r["wall_s"] for r in full])
-    time_line = ""
-    if per_seed:
-        search = np.mean(list(per_seed.values()))
-        retrain = np.mean([r["search"]["retrain_seconds"] for r in peps])
-        time_line = (
-            f"Time: search {search:.0f} s + one retraining {retrain:.0f} s vs one training of "
-            f"{base} d=64 ({full_wall:.0f} s wall): {(search + retrain) / full_wall:.2f}x."
-        )
     return [
         f"Against {base} d=64 (test AUC {full_auc:.4f}):",
         "",
@@ -212,12 +228,12 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
         "Layout (`pep_mask_layout`): elements, the masks as found; prefix, each row's count of",
         "kept weights as its first dimensions (the rows `... prefix`).",
         "",
-        "| target | layout | fewer embedding weights | PEP | PEP within 0.001 | MAG | uniform | "
-        "PEP above both |",
-        "|---|---|---|---|---|---|---|---|",
+        "| target | threshold lr | layout | fewer embedding weights | PEP | PEP within 0.001 | "
+        "MAG | uniform | PEP above both |",
+        "|---|---|---|---|---|---|---|---|---|",
         *lines,
         "",
-        time_line,
+        *times,
         "",
     ]
 
@@ -241,7 +257,7 @@ def _plot(curves, path):
                 else {"marker": "s", "linestyle": "--"}
             )
         )
-        if kind.endswith(PREFIX):
+        if PREFIX in kind:
             style = {**style, "linestyle": "-."}
         for ax, x in zip(axes, (0, 1)):
             ax.plot([p[x] for p in points], [p[2] for p in points], label=f"{kind} {base}", **style)
