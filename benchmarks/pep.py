@@ -186,7 +186,7 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
         return "-" if value is None else f"{value - full_auc:+.4f}"
 
     lines, times = [], []
-    for search, lr in (("", "1e-2"), (SLOW, f"{SLOW_LR:g}")):
+    for search, lr in (("", "0.01"), (SLOW, f"{SLOW_LR:g}")):
         for suffix, layout in (("", "elements"), (PREFIX, "prefix")):
             for target in fractions:
                 label = f"PEP-{base} {target:g}{search}{suffix}"
