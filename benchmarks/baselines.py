@@ -221,6 +221,9 @@ def protocol_of(config):
             protocol["softmax_user_chunk"] = config["softmax_user_chunk"]
         if config["architecture"] is None and config["search_item_item_check"]:
             protocol["search_item_item_check"] = True
+            protocol["search_item_item_check_candidates"] = config[
+                "search_item_item_check_candidates"
+            ]
     return protocol
 
 
@@ -485,7 +488,11 @@ def main():
         "(the configs above pin it); AutoCF search rows with neither search_item_item_check "
         "in their budget nor the item-item check in their label ran without it (the default "
         "from 2026-12-05): add benchmarks/configs/autocf_no_item_item_check.yaml (the configs "
-        "above pin it too). AutoGNN rows without a label ran AutoGNN's first defaults "
+        "above pin it too); rows with the item-item check and neither "
+        "search_item_item_check_candidates in their budget nor '2 candidates' in their label "
+        "checked the found candidate only "
+        "(before the evening of 2026-12-05): add benchmarks/configs/autocf_check_1_candidate.yaml"
+        ". AutoGNN rows without a label ran AutoGNN's first defaults "
         "(BPR, learning rate 0.001, 20 candidates of 10 epochs on all users): add "
         "benchmarks/configs/autognn_bpr_defaults.yaml to run them again.",
         "explicit": "configs/explicit.yaml (rating regression: MSE loss, random 8:1:1, labeled "
