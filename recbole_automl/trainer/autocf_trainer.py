@@ -174,6 +174,8 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
             os.path.join(self.search_dir, f"item_item_check-{len(keys)}-epochs-{epochs}")
         )
         objective = ItemItemCheck(self.config, keys, train_data, valid_data, folder)
+        # found without the term, then each candidate with it: the first points of a grid
+        # whose budget is just them (the other candidates without the term are not trained)
         points = [{"candidate": 1, "item_item": False}]
         points += [{"candidate": rank, "item_item": True} for rank in range(1, len(keys) + 1)]
         config = derive_config(
@@ -194,11 +196,13 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         cells = " | ".join(f"{check_name(t.point)} {t.value:.4f} ({t.epochs} epochs)"
                            for t in self.checks if t.scored)  # fmt: skip
         self.logger.info(set_color(f"item-item check (valid, early stopping): {cells}", "yellow"))
-        if not best.point["item_item"]:
-            return dataclasses.replace(best, point=found.point)
-        return dataclasses.replace(
-            best, point={**keys[best.point["candidate"] - 1], "item_item": True}
+        chosen = best.point
+        point = (
+            {**keys[chosen["candidate"] - 1], "item_item": True}
+            if chosen["item_item"]
+            else found.point
         )
+        return dataclasses.replace(best, point=point)
 
     def trained(self, found):
         return self._trained
@@ -225,9 +229,14 @@ def item_item_checked(config, point, n_items):
     (``search_item_item_check``), the point has no item-item term and the term is allowed."""
     return (
         config["search_item_item_check"]
-        and not candidate_keys(point).get("item_item", config["item_item"])
+        and not has_item_item(config, point)
         and not item_item_too_large(config, n_items)
     )
+
+
+def has_item_item(config, point):
+    """Whether a candidate of the search (``point``) trains with the item-item term."""
+    return candidate_keys(point).get("item_item", config["item_item"])
 
 
 def check_candidates(trials, found, config, bigger=True):
@@ -236,8 +245,7 @@ def check_candidates(trials, found, config, bigger=True):
     trained fewer)."""
     others = [
         t for t in trials
-        if t.scored and t.point != found.point
-        and not candidate_keys(t.point).get("item_item", config["item_item"])
+        if t.scored and t.point != found.point and not has_item_item(config, t.point)
     ]  # fmt: skip
     others.sort(key=lambda t: t.value, reverse=bigger)
     return [found, *others][: config["search_item_item_check_candidates"]]

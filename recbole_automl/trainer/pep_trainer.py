@@ -107,12 +107,13 @@ class PEPTrainer(SearchingTrainer):
     """
 
     # What is retrained, and the budgets (a magnitude search trains with ``epochs``).
-    run_key_ignores = ("pep_target", "pep_mask_layout", "epochs", "search_epochs")
+    retrain_keys = ("pep_target", "pep_mask_layout")
+    run_key_ignores = (*retrain_keys, "epochs", "search_epochs")
 
     def __init__(self, config, model):
         super().__init__(config, model)
         if config["pep_pruner"] == "magnitude":
-            self.run_key_ignores = ("pep_target", "pep_mask_layout", "search_epochs")
+            self.run_key_ignores = (*self.retrain_keys, "search_epochs")
 
     @property
     def search_name(self):

@@ -80,7 +80,8 @@ class PEP(ContextWrapper):
         ``layout`` prefix: each row keeps as many weights, its first dimensions
         (:func:`prefix_mask`)."""
         for table, mask in zip(self.pruned, masks):
-            table.fix(prefix_mask(mask) if layout == "prefix" else mask.to(table.weight.device))
+            mask = prefix_mask(mask) if layout == "prefix" else mask
+            table.fix(mask.to(table.weight.device))
 
 
 def prefix_mask(mask):
