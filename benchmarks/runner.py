@@ -75,11 +75,34 @@ def machine():
     return f"{cpu}, {cores}, Python {python}, torch {torch.__version__}"
 
 
+def anomaly_detection():
+    """Whether the plugin's processes train with autograd's anomaly detection on: True for
+    every record made before 2026-12-05, when RecBole's sine.py turned it on in each of
+    them (recbole_automl/compat.py now leaves it off); wall times made with it on are slower
+    (a SIF search on ml-100k ratings 2x, its element-wise networks' training 3.5x) and are
+    compared only with each other."""
+    sys.path.insert(0, ROOT)
+    import torch
+
+    import recbole_automl  # noqa: F401  (the same imports as a benchmark's run)
+
+    return torch.is_anomaly_enabled()
+
+
+def same_timing(record, others):
+    """The records of ``others`` timed as ``record`` was: with autograd's anomaly detection
+    on (``autograd_anomaly``, absent from the records made before it was recorded) or off."""
+    mode = record.get("autograd_anomaly", True)
+    return [r for r in others if r.get("autograd_anomaly", True) == mode]
+
+
 def append_record(path, record):
-    """Append ``record`` to the JSON-lines file ``path``, stamped with this run's id and
-    machine (a table rebuilt later says where and when its numbers were made)."""
+    """Append ``record`` to the JSON-lines file ``path``, stamped with this run's id, machine
+    and whether anomaly detection was on (a table rebuilt later says where and when its
+    numbers were made, and compares times made alike)."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    record = {"run": RUN_ID, "machine": machine(), **record}
+    record = {"run": RUN_ID, "machine": machine(), "autograd_anomaly": anomaly_detection(),
+              **record}  # fmt: skip
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
     return record

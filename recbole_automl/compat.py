@@ -90,11 +90,20 @@ def _kgat_without_dgl():
     KGAT.init_graph = _kgat_init_graph
 
 
+def _import_sequential_models_without_anomaly_mode():
+    enabled = torch.is_anomaly_enabled()
+    check_nan = torch.is_anomaly_check_nan_enabled()
+    import recbole.model.sequential_recommender  # noqa: F401  (sine.py turns it on)
+
+    torch.autograd.set_detect_anomaly(enabled, check_nan)
+
+
 def apply():
     """Install the fixes; idempotent, and a no-op where RecBole already works."""
     _restore_numpy_aliases()
     _restore_dok_update()
     _kgat_without_dgl()
+    _import_sequential_models_without_anomaly_mode()
 
 
 def load_best_checkpoint(trainer):

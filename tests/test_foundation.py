@@ -165,6 +165,17 @@ def test_compat_restores_dok_update_without_touching_torch_load():
     assert torch.load.__module__ == "torch.serialization"
 
 
+def test_looking_up_any_model_leaves_autograd_anomaly_detection_off():
+    # RecBole's sine.py turns anomaly detection on for the whole process when imported.
+    code = (
+        "import torch, recbole_automl; from recbole_automl.lookup import get_model; "
+        "import recbole.model.sequential_recommender.sine; "
+        "print([get_model(m) and torch.is_anomaly_enabled() for m in ('SIF', 'BPR', 'SINE')])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.stdout.strip() == "[False, False, False]", proc.stderr
+
+
 def test_kgat_runs_without_dgl_with_its_attention_matrix_built_by_scipy(isolated_run):
     from recbole.data import create_dataset, data_preparation
     from recbole.model.knowledge_aware_recommender import KGAT
