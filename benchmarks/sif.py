@@ -93,7 +93,10 @@ with open(os.path.join(ROOT, "configs", "autocf_joint_explicit.yaml")) as f:
     JOINT_EXPLICIT = yaml.safe_load(f)
 # The paper's method: the final argmax with its element-wise networks, no warm-up, no
 # stand-alone checks (what the rows recorded before those were added ran).
-PAPER = {"sif_warmup_epochs": 0, "sif_finalists": 0, "user_item_bias": False}
+# The search's budget before 2026-12-05 (10 supernet epochs, the found function checked with
+# the networks too): pinned in the rows recorded with it.
+TEN_EPOCHS_NETWORKS = {"search_epochs": 10, "sif_networks_check": True}
+PAPER = {"sif_warmup_epochs": 0, "sif_finalists": 0, "user_item_bias": False, "search_epochs": 10}
 # The defaults the rows recorded before commit 88dcb6d ran with (SIF.yaml's user_item_bias
 # was False, sif_finalists 3): pinned, so that their labels still run what they recorded.
 NO_OFFSETS = {"user_item_bias": False}
@@ -121,23 +124,28 @@ VARIANTS = {
     ),
     "SIF, defaults (warm-up, 3 finalists trained as runs of them, the best kept)": (
         "SIF",
-        {**NO_OFFSETS, **THREE_FINALISTS},
+        {**NO_OFFSETS, **THREE_FINALISTS, **TEN_EPOCHS_NETWORKS},
     ),
     "SIF + user/item offsets, the default search": (
         "SIF",
-        {**THREE_FINALISTS, "user_item_bias": True},
+        {**THREE_FINALISTS, **TEN_EPOCHS_NETWORKS, "user_item_bias": True},
     ),
     "SIF, defaults (2 finalists; user/item offsets for ratings)": (
         "SIF",
-        {"sif_check_stall_delta": None},  # the defaults until sif_check_stall_delta was 1e-3
+        # the defaults until sif_check_stall_delta was 1e-3
+        {"sif_check_stall_delta": None, **TEN_EPOCHS_NETWORKS},
     ),
     "SIF, defaults + a stalled check behind the best stops (sif_check_stall_delta 1e-3)": (
         "SIF",
-        {"sif_check_stall_delta": 1e-3},
+        {"sif_check_stall_delta": 1e-3, **TEN_EPOCHS_NETWORKS},
     ),
     "SIF, defaults + the networks' check from the supernet's weights (sif_networks_warm_start)": (
         "SIF",
-        {"sif_check_stall_delta": 1e-3, "sif_networks_warm_start": True},
+        {"sif_check_stall_delta": 1e-3, "sif_networks_warm_start": True, **TEN_EPOCHS_NETWORKS},
+    ),
+    "SIF, defaults (4 supernet epochs, finalists without the networks)": (
+        "SIF",
+        {"search_epochs": 4, "sif_networks_check": False},
     ),
     **{
         f"SIF[{op}] + user/item offsets": ("SIF", {"interaction": op, "user_item_bias": True})

@@ -166,11 +166,12 @@ class SIFTrainer(SearchingTrainer):
             warm = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         objective = CheckObjective(self.config, train_data, valid_data, mlp, warm)
         self.checks = self._check_search(objective, finalists, False, "checks", show_progress)
-        leader = best_trial(self.checks, self.valid_metric_bigger)
-        self.checks += self._check_search(
-            objective, [leader.point["interaction"]], True, "checks-networks", show_progress,
-            leader.value,
-        )  # fmt: skip
+        if self.config["sif_networks_check"]:
+            leader = best_trial(self.checks, self.valid_metric_bigger)
+            self.checks += self._check_search(
+                objective, [leader.point["interaction"]], True, "checks-networks",
+                show_progress, leader.value,
+            )  # fmt: skip
         best = best_trial(self.checks, self.valid_metric_bigger)
         # A check with the retraining's epochs, or that early stopping ended within them, is
         # the retraining (the same config and seed). A check resumed from the journal has no

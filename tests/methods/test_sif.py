@@ -151,7 +151,8 @@ def test_the_papers_search_retrains_the_last_argmax_and_beats_the_mean(isolated_
 def test_finalists_are_checked_stand_alone_and_the_best_on_validation_is_retrained(isolated_run):
     result = run_recbole_automl(
         model="SIF", config_file_list=[EXPLICIT],
-        config_dict=tiny_config(search_epochs=3, epochs=5, sif_check_epochs=2, sif_finalists=3),
+        config_dict=tiny_config(search_epochs=3, epochs=5, sif_check_epochs=2, sif_finalists=3,
+                                sif_networks_check=True),
     )  # fmt: skip
     (folder,) = (isolated_run / "saved" / "search").iterdir()
     argmax = Journal(folder / "journal.jsonl").load()[-1].point["interaction"]
@@ -232,13 +233,25 @@ def test_user_item_offsets_default_to_the_rating_loss(loss_type, offsets, expect
     assert (model.offsets is not None) == expected
 
 
+def test_by_default_the_finalists_are_checked_without_the_networks(isolated_run):
+    result = run_recbole_automl(
+        model="SIF", config_file_list=[EXPLICIT], config_dict=tiny_config(search_epochs=3, epochs=2)
+    )
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    summary = result["search"]
+    assert [c["elementwise"] for c in summary["checks"]] == [False, False]  # 2 finalists
+    assert not summary["elementwise_networks"] and not (folder / "checks-networks").exists()
+    assert yaml.safe_load(open(folder / "best.yaml"))["interaction_mlp"] is None
+
+
 def test_a_check_behind_the_best_that_has_stalled_stops_and_the_best_runs_to_its_end(
     isolated_run,
 ):
     result = run_recbole_automl(
         model="SIF", config_file_list=[EXPLICIT],
         config_dict=tiny_config(search_epochs=3, epochs=8, stopping_step=1,
-                                sif_check_stall_delta=1.0),  # any check behind stops
+                                sif_check_stall_delta=1.0,  # any check behind stops
+                                sif_networks_check=True),
     )  # fmt: skip
     checks, summary = result["search"]["checks"], result["search"]
     best = min(checks, key=lambda c: c["valid_score"])
@@ -272,7 +285,8 @@ def test_the_networks_check_can_start_from_the_supernets_weights(isolated_run, m
     monkeypatch.setattr(sif_trainer, "inherit", spy)
     result = run_recbole_automl(
         model="SIF", config_file_list=[EXPLICIT],
-        config_dict=tiny_config(search_epochs=3, epochs=2, sif_networks_warm_start=True),
+        config_dict=tiny_config(search_epochs=3, epochs=2, sif_networks_check=True,
+                                sif_networks_warm_start=True),
     )  # fmt: skip
     ((op, loaded, state),) = seen  # the networks' check only
     (networks,) = [c for c in result["search"]["checks"] if c["elementwise"]]
