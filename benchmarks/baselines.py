@@ -302,7 +302,8 @@ def table_lines(records, task, dataset, protocol):
             [label, run, str(len(runs)), mean_std([r["valid"][main] for r in runs])]
             + [mean_std([r["test"][m] for r in runs]) for m in metrics]
             + [
-                f"{np.mean([r['wall_s'] for r in runs]):.0f}",
+                f"{np.mean([r['wall_s'] for r in runs]):.0f}"
+                + (" (resumed)" if any(r.get("resumed") for r in runs) else ""),
                 f"{np.max([r['peak_rss_mib'] for r in runs]):.0f}",
                 "-" if runs[0]["params"] is None else f"{runs[0]['params']:,}",
                 format_protocol(runs[0].get("protocol")),
@@ -318,7 +319,9 @@ def table_lines(records, task, dataset, protocol):
             "Cells are mean ± standard deviation over seeds; a rerun of a row (a run that repeats",
             "its seeds) is a row of its own, run: the run ids of the row's records. wall is one"
             " run from config to test (Python start-up"
-            " excluded); peak is the largest resident memory of one run; params are trainable"
+            " excluded; `(resumed)`: a run killed and resumed, its wall the last process"
+            " only; before 2026-12-05 every run trained with autograd's anomaly detection on,"
+            " slower, records since say `autograd_anomaly: false`); peak is the largest resident memory of one run; params are trainable"
             " ones (Pop, ItemKNN and EASE keep their statistics outside torch: 1 dummy;"
             " search=models: `-`, its winner is in the raw record);"
             " budget: the run's training/search budget keys (`-`: not recorded).",
