@@ -321,7 +321,8 @@ def table_lines(records, task, dataset, protocol):
             " run from config to test (Python start-up"
             " excluded; `(resumed)`: a run killed and resumed, its wall the last process"
             " only; before 2026-12-05 every run trained with autograd's anomaly detection on,"
-            " slower, records since say `autograd_anomaly: false`); peak is the largest resident memory of one run; params are trainable"
+            " slower, records since say `autograd_anomaly: false`); peak is the largest"
+            " resident memory of one run; params are trainable"
             " ones (Pop, ItemKNN and EASE keep their statistics outside torch: 1 dummy;"
             " search=models: `-`, its winner is in the raw record);"
             " budget: the run's training/search budget keys (`-`: not recorded).",
