@@ -147,10 +147,9 @@ VARIANTS = {
         "SIF",
         {"search_epochs": 4, "sif_networks_check": False},
     ),
-    # Since 2026-12-05: 4 supernet epochs with the MSE loss, 10 with a ranking loss.
-    "SIF, defaults (4 supernet epochs with ratings, 10 with ranking; no networks' check)": (
+    "SIF, defaults (10 supernet epochs, finalists without the networks)": (
         "SIF",
-        {"search_epochs": None, "sif_networks_check": False},
+        {"search_epochs": 10, "sif_networks_check": False},
     ),
     **{
         f"SIF[{op}] + user/item offsets": ("SIF", {"interaction": op, "user_item_bias": True})

@@ -126,8 +126,7 @@ class SIFTrainer(SearchingTrainer):
 
     def search(self, train_data, valid_data, show_progress=False):
         """Train the supernet (or resume it); return the last epoch's :class:`Trial`."""
-        folder = self.search_dir
-        config = derive_config(self.config, search_epochs=supernet_epochs(self.config))
+        config, folder = self.config, self.search_dir
         self.logger.info(
             set_color("SIF search", "green")
             + f": {config['search_epochs']} epochs, journal in {folder}"
@@ -236,17 +235,6 @@ class SIFTrainer(SearchingTrainer):
     @staticmethod
     def _keys(found):
         return {k: found.point[k] for k in ("interaction", "interaction_mlp")}
-
-
-def supernet_epochs(config):
-    """``search_epochs``, or (``~``) 4 with the MSE loss (ratings) and 10 with a ranking loss:
-    ranked by a ranking loss, ``multiply`` learns slowly (about 200 epochs alone on ml-100k
-    against 28 for ratings) and took the argmax after 4 supernet epochs in 2 of 3 seeds only,
-    after 10 in all 3 (benchmarks/sif.py); with ratings 4 found it in all 3 for less cost."""
-    epochs = config["search_epochs"]
-    if epochs is None:
-        return 4 if config["loss_type"] == "MSE" else 10
-    return epochs
 
 
 def check_budget(config):

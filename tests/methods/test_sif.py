@@ -13,7 +13,7 @@ from recbole_automl.model.general_recommender.sif import SIF
 from recbole_automl.model.layers import INTERACTIONS
 from recbole_automl.search import Journal
 from recbole_automl.trainer.one_shot import validation_batches
-from recbole_automl.trainer.sif_trainer import SupernetTrainer, supernet_epochs
+from recbole_automl.trainer.sif_trainer import SupernetTrainer
 
 EXPLICIT = os.path.join(ROOT, "configs", "explicit.yaml")
 
@@ -242,16 +242,6 @@ def test_by_default_the_finalists_are_checked_without_the_networks(isolated_run)
     assert [c["elementwise"] for c in summary["checks"]] == [False, False]  # 2 finalists
     assert not summary["elementwise_networks"] and not (folder / "checks-networks").exists()
     assert yaml.safe_load(open(folder / "best.yaml"))["interaction_mlp"] is None
-
-
-@pytest.mark.parametrize(
-    "files, overrides, epochs",
-    [([], {}, 10), ([EXPLICIT], {}, 4), ([EXPLICIT], {"search_epochs": 7}, 7)],
-)
-def test_the_supernets_default_epochs_follow_the_loss(files, overrides, epochs):
-    config = Config(model="SIF", config_file_list=files, config_dict=tiny_config(**overrides))
-    assert config["search_epochs"] == overrides.get("search_epochs")
-    assert supernet_epochs(config) == epochs
 
 
 def test_a_check_behind_the_best_that_has_stalled_stops_and_the_best_runs_to_its_end(
