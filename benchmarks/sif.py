@@ -29,6 +29,7 @@ Example:
 
 import argparse
 import os
+import re
 import sys
 from datetime import date
 
@@ -284,7 +285,11 @@ def write_tables(dataset):
         "autograd's anomaly detection on (RecBole's sine.py turned it on; the plugin now leaves",
         "it off: the same numbers, 2-3.5x less time for SIF), so rows run since are timed against",
         f"`SIF[multiply]{RETIMED}` or `SIF[multiply] + user/item offsets{RETIMED}` ('-' until",
-        "it is run).",
+        "it is run). Until 2026-12-05 the rows of a task shared one checkpoint folder, and a",
+        "search's journal is keyed without search_epochs: a row that differs from one run",
+        "before only in search_epochs (`SIF (30 search epochs)`) may have extended that search",
+        "(the same results; its wall s then lacks the first epochs). Each row and seed has its",
+        "own folder since.",
         "",
         *retired,
         "Reproduce (each command skips runs already recorded):",
@@ -336,6 +341,11 @@ def main():
             overrides["data_path"] = os.path.abspath(args.data_path)
         if spec.get("zscore"):
             dataset, overrides["data_path"] = zscored_copy(dataset, args.data_path)
+        # A folder of its own for each row and seed: a search journal is keyed by its config
+        # without search_epochs and epochs (a larger budget extends it), so rows that differ
+        # only there would otherwise resume each other's search and time only the rest.
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
+        overrides["checkpoint_dir"] = os.path.join("saved", f"{slug}-{seed}")
         train_and_record(label, model, seed, spec["config_files"], overrides, dataset=dataset)
     elif not args.table:
         jobs = [(label, seed) for seed in args.seeds for label in args.variants]
