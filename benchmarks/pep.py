@@ -80,7 +80,15 @@ def variants(base, dataset="ml-100k"):
     for label, (model, overrides) in list(out.items()):
         if model == "PEP":  # the same masks, each row's weights as its first dimensions
             out[f"{label}{PREFIX}"] = (model, {**overrides, "pep_mask_layout": "prefix"})
+    # The time ratio's two runs timed again with anomaly detection off (runner.
+    # anomaly_detection), the search in a folder of its own (not the masks searched before).
+    fresh = {"checkpoint_dir": os.path.join("saved", "retimed")}
+    out[f"{base} d=64{RETIMED}"] = (base, {"embedding_size": 64, **fresh})
+    out[f"PEP-{base} 0.1{RETIMED}"] = ("PEP", {**searched, "pep_target": 0.1, **fresh})
     return out
+
+
+RETIMED = " (anomaly detection off)"
 
 
 PREFIX = " prefix"  # the label's suffix of pep_mask_layout: prefix
@@ -173,6 +181,7 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
     """Per target: PEP's test AUC against the full-size model, magnitude pruning at the
     same target and the smallest uniform size with at least as many weights; the time cost."""
     full = [r for r in records if r["label"] == f"{base} d=64"]
+    timed = full + [r for r in records if r["label"] == f"{base} d=64{RETIMED}"]
     peps = [r for r in records if r["label"].startswith(f"PEP-{base} ")]
     if not full or not peps:
         return []
@@ -207,19 +216,24 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
         # One search per seed and threshold lr: the first run searches, later targets and
         # layouts reuse its masks (their search_seconds are ~0): a seed's search time is
         # the sum over its runs.
-        searched = [r for r in peps if (SLOW in r["label"]) == bool(search)]
-        per_seed = {}
-        for r in searched:
-            per_seed[r["seed"]] = per_seed.get(r["seed"], 0.0) + r["search"]["search_seconds"]
-        if per_seed:
-            full_wall = np.mean([r["wall_s"] for r in full])
-            total = np.mean(list(per_seed.values()))
-            retrain = np.mean([r["search"]["retrain_seconds"] for r in searched])
-            times.append(
-                f"Time (threshold lr {lr}): search {total:.0f} s + one retraining {retrain:.0f} s "
-                f"vs one training of {base} d=64 ({full_wall:.0f} s wall): "
-                f"{(total + retrain) / full_wall:.2f}x."
-            )
+        # Times are compared within records timed alike (anomaly detection on before
+        # 2026-12-05, off since: the rows `... (anomaly detection off)`).
+        for anomaly in (True, False):
+            searched = [r for r in peps if (SLOW in r["label"]) == bool(search)
+                        and r.get("autograd_anomaly", True) == anomaly]  # fmt: skip
+            alike = [r for r in timed if r.get("autograd_anomaly", True) == anomaly]
+            per_seed = {}
+            for r in searched:
+                per_seed[r["seed"]] = per_seed.get(r["seed"], 0.0) + r["search"]["search_seconds"]
+            if per_seed and alike:
+                full_wall = np.mean([r["wall_s"] for r in alike])
+                total = np.mean(list(per_seed.values()))
+                retrain = np.mean([r["search"]["retrain_seconds"] for r in searched])
+                times.append(
+                    f"Time (threshold lr {lr}, anomaly detection {'on' if anomaly else 'off'}): "
+                    f"search {total:.0f} s + one retraining {retrain:.0f} s vs one training of "
+                    f"{base} d=64 ({full_wall:.0f} s wall): {(total + retrain) / full_wall:.2f}x."
+                )
     return [
         f"Against {base} d=64 (test AUC {full_auc:.4f}):",
         "",
