@@ -20,6 +20,7 @@ Example:
 
 import argparse
 import os
+import re
 import sys
 from datetime import date
 
@@ -158,7 +159,9 @@ def write_table(bases, dataset="ml-100k"):
             kind = kind_of(label) if runs[0]["search"] else "uniform"
             # A uniform model's tables have the rows of PEP's 64-wide tables, k wide each.
             in_use = (
-                np.mean(embed) if embed else full.get(base, np.nan) * int(label.split("d=")[1]) / 64
+                np.mean(embed)
+                if embed
+                else full.get(base, np.nan) * int(re.search(r"d=(\d+)", label)[1]) / 64
             )
             curves.setdefault((base, kind), []).append((np.mean(params), in_use, np.mean(auc)))
         lines += [
