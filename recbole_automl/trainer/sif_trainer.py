@@ -17,10 +17,11 @@ Two additions to the paper, both on validation data only (``sif_warmup_epochs: 0
   supernet (shared weights, a one-shot score); the argmax and the best others by that
   score, ``sif_finalists`` in all, are each trained stand-alone as a run of them would be
   (early stopping on validation, at most ``sif_check_epochs``, by default ``epochs``)
-  without the element-wise networks, then the best of them with the searched networks
-  (trials of the search core, journaled in ``checks/`` and ``checks-networks/``); the best
-  on validation is the found function. A check that is behind the best so far and has
-  stalled stops (``sif_check_stall_delta``; the best check runs to its end). Short checks
+  without the element-wise networks (trials of the search core, journaled in
+  ``checks/``), and with ``sif_networks_check`` (off by default: rarely better, and the
+  costliest check) the best of them again with the searched networks
+  (``checks-networks/``); the best on validation is the found function. A check that is
+  behind the best so far and has stalled stops (``sif_check_stall_delta``; the best check runs to its end). Short checks
   do not work: on ml-100k ratings (seed 2020) after 5 epochs ``minus`` (RMSE 0.2359,
   converged) led ``multiply`` (0.2779, still falling to 0.2336).
 
@@ -153,20 +154,21 @@ class SIFTrainer(SearchingTrainer):
 
     def _check(self, found, train_data, valid_data, show_progress):
         """Train the finalists stand-alone (early stopping, at most ``sif_check_epochs``)
-        without the element-wise networks, then the best of them with the networks; return
-        the best of all as the found trial."""
+        without the element-wise networks, then (``sif_networks_check``) the best of them
+        with the networks; return the best of all as the found trial."""
         argmax, mlp = found.point["interaction"], found.point["interaction_mlp"]
         others = sorted(
             (op for op in self.one_shot if op != argmax),
             key=self.one_shot.get, reverse=self.valid_metric_bigger,
         )  # fmt: skip
         finalists = [argmax, *others][: self.config["sif_finalists"]]
+        networks = self.config["sif_networks_check"]
         warm = None  # the supernet's weights, trained with those networks
-        if self.config["sif_networks_warm_start"]:
+        if networks and self.config["sif_networks_warm_start"]:
             warm = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         objective = CheckObjective(self.config, train_data, valid_data, mlp, warm)
         self.checks = self._check_search(objective, finalists, False, "checks", show_progress)
-        if self.config["sif_networks_check"]:
+        if networks:
             leader = best_trial(self.checks, self.valid_metric_bigger)
             self.checks += self._check_search(
                 objective, [leader.point["interaction"]], True, "checks-networks",
