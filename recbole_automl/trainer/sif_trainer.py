@@ -21,9 +21,9 @@ Two additions to the paper, both on validation data only (``sif_warmup_epochs: 0
   ``checks/``), and with ``sif_networks_check`` (off by default: rarely better, and the
   costliest check) the best of them again with the searched networks
   (``checks-networks/``); the best on validation is the found function. A check that is
-  behind the best so far and has stalled stops (``sif_check_stall_delta``; the best check runs to its end). Short checks
-  do not work: on ml-100k ratings (seed 2020) after 5 epochs ``minus`` (RMSE 0.2359,
-  converged) led ``multiply`` (0.2779, still falling to 0.2336).
+  behind the best so far and has stalled stops (``sif_check_stall_delta``; the best check
+  runs to its end). Short checks do not work: on ml-100k ratings (seed 2020) after 5 epochs
+  ``minus`` (RMSE 0.2359, converged) led ``multiply`` (0.2779, still falling to 0.2336).
 
 The found function is exported as a YAML config and trained stand-alone from scratch (full
 ``epochs``, early stopping on validation), unless its check was that run already (the same
