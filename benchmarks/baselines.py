@@ -29,7 +29,6 @@ Example:
 import argparse
 import json
 import os
-import re
 import resource
 import shutil
 import sys
@@ -43,7 +42,14 @@ ROOT = os.path.dirname(HERE)
 RESULTS = os.path.join(HERE, "results")
 sys.path.insert(0, HERE)
 
-from runner import command_lines, load_records, mean_std, run_jobs, runs_note  # noqa: E402
+from runner import (  # noqa: E402
+    checkpoint_dir,
+    command_lines,
+    load_records,
+    mean_std,
+    run_jobs,
+    runs_note,
+)
 
 TASKS = {
     "general": {
@@ -463,7 +469,7 @@ def main():
         model = model_of(row)
         # Each row's searches in a folder of their own: a killed run resumes its own search,
         # and a row never resumes another row's (a timing row would time nothing).
-        config_dict["checkpoint_dir"] = os.path.join("saved", re.sub(r"\W+", "-", row))
+        config_dict["checkpoint_dir"] = checkpoint_dir(row)
         if model == MODEL_SEARCH:
             config_dict["search_task"] = args.task
         if model in caps:

@@ -32,12 +32,15 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from runner import (  # noqa: E402
+    RETIMED,
     TABLES,
     add_run_arguments,
+    checkpoint_dir,
     command_lines,
     load_records,
     run_jobs,
     runs_note,
+    timed_with_anomaly,
     train_and_record,
 )
 
@@ -83,13 +86,10 @@ def variants(base, dataset="ml-100k"):
             out[f"{label}{PREFIX}"] = (model, {**overrides, "pep_mask_layout": "prefix"})
     # The time ratio's two runs timed again with anomaly detection off (runner.
     # anomaly_detection), the search in a folder of its own (not the masks searched before).
-    fresh = {"checkpoint_dir": os.path.join("saved", "retimed")}
+    fresh = {"checkpoint_dir": checkpoint_dir("retimed")}
     out[f"{base} d=64{RETIMED}"] = (base, {"embedding_size": 64, **fresh})
     out[f"PEP-{base} 0.1{RETIMED}"] = ("PEP", {**searched, "pep_target": 0.1, **fresh})
     return out
-
-
-RETIMED = " (anomaly detection off)"
 
 
 PREFIX = " prefix"  # the label's suffix of pep_mask_layout: prefix
@@ -223,8 +223,8 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
         # 2026-12-05, off since: the rows `... (anomaly detection off)`).
         for anomaly in (True, False):
             searched = [r for r in peps if (SLOW in r["label"]) == bool(search)
-                        and r.get("autograd_anomaly", True) == anomaly]  # fmt: skip
-            alike = [r for r in timed if r.get("autograd_anomaly", True) == anomaly]
+                        and timed_with_anomaly(r) == anomaly]  # fmt: skip
+            alike = [r for r in timed if timed_with_anomaly(r) == anomaly]
             per_seed = {}
             for r in searched:
                 per_seed[r["seed"]] = per_seed.get(r["seed"], 0.0) + r["search"]["search_seconds"]

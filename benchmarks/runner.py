@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -89,11 +90,27 @@ def anomaly_detection():
     return torch.is_anomaly_enabled()
 
 
+# The label suffix of a row run again for its time once anomaly detection was off.
+RETIMED = " (anomaly detection off)"
+
+
+def timed_with_anomaly(record):
+    """Whether ``record`` was timed with anomaly detection on (``autograd_anomaly``; absent,
+    so on, in the records made before it was recorded)."""
+    return record.get("autograd_anomaly", True)
+
+
 def same_timing(record, others):
-    """The records of ``others`` timed as ``record`` was: with autograd's anomaly detection
-    on (``autograd_anomaly``, absent from the records made before it was recorded) or off."""
-    mode = record.get("autograd_anomaly", True)
-    return [r for r in others if r.get("autograd_anomaly", True) == mode]
+    """The records of ``others`` timed as ``record`` was (anomaly detection on or off)."""
+    mode = timed_with_anomaly(record)
+    return [r for r in others if timed_with_anomaly(r) == mode]
+
+
+def checkpoint_dir(name):
+    """``saved/<name>``, with every run of non-word characters of ``name`` a hyphen: the
+    checkpoint folder of a row (or a row and seed) of its own, so that rows never resume
+    each other's searches."""
+    return os.path.join("saved", re.sub(r"\W+", "-", name))
 
 
 def append_record(path, record):

@@ -29,7 +29,6 @@ Example:
 
 import argparse
 import os
-import re
 import sys
 from datetime import date
 
@@ -42,8 +41,10 @@ RESULTS = os.path.join(HERE, "results")
 sys.path[:0] = [ROOT, HERE]
 
 from runner import (  # noqa: E402
+    RETIMED,
     TABLES,
     add_run_arguments,
+    checkpoint_dir,
     command_lines,
     load_records,
     mean_std,
@@ -109,7 +110,6 @@ RECIPE = {
     "embedding_size": 2, "learner": "adagrad", "learning_rate": 0.05, "weight_decay": 1e-5,
     "arch_learning_rate": 3e-4, "train_batch_size": 512, "search_epochs": 100,
 }  # fmt: skip
-RETIMED = " (anomaly detection off)"
 # label -> (model, config overrides)
 VARIANTS = {
     "SIF": ("SIF", PAPER),
@@ -344,8 +344,7 @@ def main():
         # A folder of its own for each row and seed: a search journal is keyed by its config
         # without search_epochs and epochs (a larger budget extends it), so rows that differ
         # only there would otherwise resume each other's search and time only the rest.
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
-        overrides["checkpoint_dir"] = os.path.join("saved", f"{slug}-{seed}")
+        overrides["checkpoint_dir"] = checkpoint_dir(f"{label} {seed}")
         train_and_record(label, model, seed, spec["config_files"], overrides, dataset=dataset)
     elif not args.table:
         jobs = [(label, seed) for seed in args.seeds for label in args.variants]
