@@ -84,6 +84,9 @@ def variants(base, dataset="ml-100k"):
     for label, (model, overrides) in list(out.items()):
         if model == "PEP":  # the same masks, each row's weights as its first dimensions
             out[f"{label}{PREFIX}"] = (model, {**overrides, "pep_mask_layout": "prefix"})
+    for label, (model, overrides) in list(out.items()):
+        if model == "PEP" and PREFIX not in label:  # prune and fine-tune (its own search)
+            out[f"{label}{FINETUNED}"] = (model, {**overrides, "pep_retrain": "finetune"})
     # The time ratio's two runs timed again with anomaly detection off (runner.
     # anomaly_detection), the search in a folder of its own (not the masks searched before).
     fresh = {"checkpoint_dir": checkpoint_dir("retimed")}
@@ -93,6 +96,7 @@ def variants(base, dataset="ml-100k"):
 
 
 PREFIX = " prefix"  # the label's suffix of pep_mask_layout: prefix
+FINETUNED = ", fine-tuned"  # the label's suffix of pep_retrain: finetune
 SLOW_LR = 0.001  # the original's threshold learning rate (PEP.yaml's default: 1e-2)
 SLOW = f", threshold lr {SLOW_LR:g}"  # the label's suffix of a search with it
 
@@ -121,6 +125,8 @@ def write_table(bases, dataset="ml-100k"):
         "with the mask that keeps the fraction f of the trained full model's embedding weights",
         "of largest magnitude (`pep_pruner: magnitude`). `... prefix`: the same mask with",
         "each row's kept weights moved to its first dimensions (`pep_mask_layout: prefix`).",
+        f"`...{FINETUNED}`: retrained from the weights the mask was taken from, not from step 0",
+        "(`pep_retrain: finetune`, prune and fine-tune; a search of its own).",
         f"`...{SLOW}`: PEP's search with the original's threshold learning rate (1e-3: the",
         "default 1e-2 prunes ml-1m's FM to 17% of its weights in its first epoch).",
         "Params: non-zero embedding weights",
@@ -199,7 +205,8 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
 
     lines, times = [], []
     for search, lr in (("", "0.01"), (SLOW, f"{SLOW_LR:g}")):
-        for suffix, layout in (("", "elements"), (PREFIX, "prefix")):
+        for retrain, suffix, layout in (("rewind", "", "elements"), ("rewind", PREFIX, "prefix"),
+                                        ("finetune", FINETUNED, "elements")):  # fmt: skip
             for target in fractions:
                 label = f"PEP-{base} {target:g}{search}{suffix}"
                 runs = [r for r in peps if r["label"] == label]
@@ -213,16 +220,19 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
                 rivals = [auc(f"MAG-{base} {target:g}{suffix}"), auc(f"{base} d={size}")]
                 above = "-" if None in rivals else ("yes" if pep > max(rivals) else "no")
                 lines.append(
-                    f"| {target:g} | {lr} | {layout} | {100 * saved:.1f}% | {cell(pep)} | {ok} | "
-                    f"{cell(rivals[0])} | d={size}: {cell(rivals[1])} | {above} |"
+                    f"| {target:g} | {lr} | {layout} | {retrain} | {100 * saved:.1f}% | "
+                    f"{cell(pep)} | {ok} | {cell(rivals[0])} | d={size}: {cell(rivals[1])} | "
+                    f"{above} |"
                 )
-        # One search per seed and threshold lr: the first run searches, later targets and
-        # layouts reuse its masks (their search_seconds are ~0): a seed's search time is
-        # the sum over its runs.
+        # One search per seed, threshold lr and retraining start (fine-tuning keeps weights
+        # files: a search of its own): the first run searches, later targets and layouts
+        # reuse its masks (their search_seconds are ~0): a seed's search time is the sum over
+        # its runs.
         # Times are compared within records timed alike (anomaly detection on before
         # 2026-12-05, off since: the rows `... (anomaly detection off)`).
-        for anomaly in (True, False):
+        for anomaly, finetuned in ((True, False), (False, False), (True, True), (False, True)):
             searched = [r for r in peps if (SLOW in r["label"]) == bool(search)
+                        and (FINETUNED in r["label"]) == finetuned
                         and timed_with_anomaly(r) == anomaly]  # fmt: skip
             alike = [r for r in timed if timed_with_anomaly(r) == anomaly]
             per_seed = {}
@@ -232,22 +242,25 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
                 full_wall = np.mean([r["wall_s"] for r in alike])
                 total = np.mean(list(per_seed.values()))
                 retrain = np.mean([r["search"]["retrain_seconds"] for r in searched])
+                start = "fine-tuned" if finetuned else "rewound"
                 times.append(
-                    f"Time (threshold lr {lr}, anomaly detection {'on' if anomaly else 'off'}): "
-                    f"search {total:.0f} s + one retraining {retrain:.0f} s vs one training of "
-                    f"{base} d=64 ({full_wall:.0f} s wall): {(total + retrain) / full_wall:.2f}x."
+                    f"Time (threshold lr {lr}, {start}, anomaly detection "
+                    f"{'on' if anomaly else 'off'}): search {total:.0f} s + one retraining "
+                    f"{retrain:.0f} s vs one training of {base} d=64 ({full_wall:.0f} s wall): "
+                    f"{(total + retrain) / full_wall:.2f}x."
                 )
     return [
         f"Against {base} d=64 (test AUC {full_auc:.4f}):",
         "",
-        "Test AUC against d=64's; MAG: magnitude pruning at the same target and layout;",
+        "Test AUC against d=64's; MAG: magnitude pruning at the same target, layout and",
+        "retraining start (rewind: the lottery ticket, step 0; finetune: the weights pruned);",
         "uniform: the smallest uniform size with at least the target's fraction of the weights.",
         "Layout (`pep_mask_layout`): elements, the masks as found; prefix, each row's count of",
         "kept weights as its first dimensions (the rows `... prefix`).",
         "",
-        "| target | threshold lr | layout | fewer embedding weights | PEP | PEP within 0.001 | "
-        "MAG | uniform | PEP above both |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| target | threshold lr | layout | retraining | fewer embedding weights | PEP | "
+        "PEP within 0.001 | MAG | uniform | PEP above both |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *lines,
         "",
         *times,

@@ -170,7 +170,7 @@ def test_pep_time_counts_one_search_per_seed_not_the_reused_ones():
     text = "\n".join(pep._goal_lines(records, "FM"))
     # Per seed 30.004 and 10 s of search: mean 20 s; (20 + 20) / 10 = 4.00x.
     assert "search 20 s + one retraining 20 s" in text and "4.00x" in text
-    assert "| 0.1 | 0.01 | elements | 90.0% | -0.0100 | no | - | d=8: - | - |" in text
+    assert "| 0.1 | 0.01 | elements | rewind | 90.0% | -0.0100 | no | - | d=8: - | - |" in text
 
 
 def test_sif_compares_with_the_best_single_operation_only():

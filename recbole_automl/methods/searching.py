@@ -58,7 +58,7 @@ LATER_KEYS = {
     "item_item_max_items": 10000, "item_item_neighbours": None, "arsp_fidelity": False,
     "search_task": "general", "search_models": None, "asha_bracket_key": None,
     "asha_extrapolation": 0.0, "item_history_max_interactions": 200000,
-    "softmax_user_chunk": None,
+    "softmax_user_chunk": None, "pep_retrain": "rewind",
 }  # fmt: skip
 
 

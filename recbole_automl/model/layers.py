@@ -290,11 +290,15 @@ class PrunedEmbedding(nn.Embedding):
         with torch.no_grad():
             return int((self.table() != 0).sum())
 
-    def fix(self, mask):
-        """Retrain with ``mask`` (bool, the table's shape): ``V * mask``, no threshold."""
-        self.threshold = None
-        self.mask = mask.to(self.weight.dtype)
+    def fix(self, mask, in_use=False):
+        """Retrain with ``mask`` (bool, the table's shape): ``V * mask``, no threshold;
+        ``in_use``: ``V`` becomes the table in use first (shrunk by the threshold if it has
+        one: the values the model was scoring with)."""
         with torch.no_grad():
+            if in_use:
+                self.weight.copy_(self.table())
+            self.threshold = None
+            self.mask = mask.to(self.weight.dtype)
             self.weight.mul_(self.mask)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):

@@ -8,8 +8,11 @@ when every target is reached (or after ``search_epochs``, ``search_time``). Retr
 (lottery ticket): every weight is rewound to its step-0 value, the embeddings are
 multiplied by the mask of ``pep_target``, the thresholds are dropped, and RecBole's
 ``Trainer`` trains to convergence with early stopping on the validation metric (AUC);
-``pep_mask_layout: prefix`` keeps each row's count of weights as its first dimensions. The
-test split is only used after that, by whoever calls ``evaluate``.
+``pep_mask_layout: prefix`` keeps each row's count of weights as its first dimensions.
+``pep_retrain: finetune`` (not in the paper) trains on from the weights the mask was taken
+from instead (the pruned embeddings as they were then, the rest of the model too): prune and
+fine-tune, the usual alternative to rewinding. The test split is only used after that, by
+whoever calls ``evaluate``.
 
 ``pep_pruner: magnitude`` is the baseline a learned sparsity has to beat (Tran et al. 2024
 found it rivals most learned-size methods): the full model is trained as usual (early
@@ -25,10 +28,24 @@ from recbole.utils import set_color
 from recbole_automl.search import StopTraining
 from recbole_automl.trainer.one_shot import OneShotTrainer, search_config
 from recbole_automl.trainer.searching_trainer import SearchingTrainer
+from recbole_automl.utils import ConfigError
 
 
 def mask_file(folder, target):
     return os.path.join(folder, f"mask-{target:g}.pt")
+
+
+def weights_file(folder, target):
+    """The model's state when the mask of ``target`` was taken (``pep_retrain: finetune``)."""
+    return os.path.join(folder, f"weights-{target:g}.pt")
+
+
+def save_mask(model, masks, folder, target, weights):
+    """Save the mask of ``target`` and, with ``weights``, the model's state it was taken
+    from (the weights file first: a mask file on disk means both are there)."""
+    if weights:
+        torch.save(model.state_dict(), weights_file(folder, target))
+    torch.save(masks, mask_file(folder, target))
 
 
 class PruningSearchTrainer(OneShotTrainer):
@@ -48,6 +65,7 @@ class PruningSearchTrainer(OneShotTrainer):
             params=[{"params": weights}, {"params": thresholds, "lr": lr}],
             weight_decay=config["search_weight_decay"],
         )
+        self.keep_weights = config["pep_retrain"] == "finetune"
 
     def pending(self):
         return [t for t in self.targets if not os.path.exists(mask_file(self.folder, t))]
@@ -66,7 +84,8 @@ class PruningSearchTrainer(OneShotTrainer):
         fraction = self.model.embedding_nonzero() / self.total if pending else 0.0
         for target in pending:
             if fraction <= target:
-                torch.save(self.model.masks(), mask_file(self.folder, target))
+                masks = self.model.masks()
+                save_mask(self.model, masks, self.folder, target, self.keep_weights)
                 self.logger.info(f"PEP: mask saved at {fraction:.4f} of the embedding weights")
         if not self.pending():
             raise StopTraining("every pep_target reached")
@@ -81,6 +100,7 @@ class MagnitudeSearchTrainer(OneShotTrainer):
             table.fix(torch.ones_like(table.weight, dtype=torch.bool))
         super().__init__(config, model, folder)
         self.targets = targets
+        self.keep_weights = config["pep_retrain"] == "finetune"
 
     def point(self):
         return {}
@@ -95,7 +115,7 @@ class MagnitudeSearchTrainer(OneShotTrainer):
                 keep = int(round(target * weights.numel()))
                 cut = torch.topk(weights, keep).values.min() if keep else float("inf")
                 masks = [table.weight.abs() >= cut for table in self.model.pruned]
-                torch.save(masks, mask_file(self.folder, target))
+                save_mask(self.model, masks, self.folder, target, self.keep_weights)
         self.logger.info(f"PEP: magnitude masks saved for {self.targets}")
 
 
@@ -112,6 +132,11 @@ class PEPTrainer(SearchingTrainer):
 
     def __init__(self, config, model):
         super().__init__(config, model)
+        if config["pep_retrain"] == "finetune" and config["pep_mask_layout"] != "elements":
+            raise ConfigError(
+                "Config key 'pep_mask_layout' must be elements with pep_retrain: finetune "
+                f"(the weights are kept where they are), got {config['pep_mask_layout']!r}."
+            )
         if config["pep_pruner"] == "magnitude":
             self.run_key_ignores = (*self.retrain_keys, "search_epochs")
 
@@ -144,12 +169,16 @@ class PEPTrainer(SearchingTrainer):
         return mask_file(folder, target)
 
     def adopt(self, found, train_data):
-        """The lottery ticket: every weight back to its step-0 value, the mask kept."""
-        initial = os.path.join(self.search_dir, "initial.pt")
+        """The lottery ticket: every weight back to its step-0 value, the mask kept; with
+        ``pep_retrain: finetune``, the weights the mask was taken from, the mask kept."""
+        finetune = self.config["pep_retrain"] == "finetune"
+        start = os.path.join(self.search_dir, "initial.pt")
+        if finetune:
+            start = weights_file(self.search_dir, self.config["pep_target"])
         self.rebuild(train_data)
-        self.model.load_state_dict(torch.load(initial, map_location=self.device))
+        self.model.load_state_dict(torch.load(start, map_location=self.device))
         masks = torch.load(found, map_location=self.device)
-        self.model.fix(masks, self.config["pep_mask_layout"])
+        self.model.fix(masks, self.config["pep_mask_layout"], in_use=finetune)
         self.optimizer = self._build_optimizer(params=self.model.parameters())
 
     def summarise(self, found):

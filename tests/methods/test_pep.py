@@ -164,3 +164,32 @@ def test_retrain_with_the_prefix_layout_reuses_the_search(isolated_run):
     mask = state["base.token_embedding_table.embedding.mask"].bool()
     masks = torch.load(folder / "mask-0.5.pt")
     assert torch.equal(mask, prefix_mask(masks[0]))
+
+
+def test_finetune_retrains_from_the_weights_the_mask_was_taken_from(isolated_run):
+    config_dict = _config(pep_target=0.5, pep_retrain="finetune")
+    result = run_recbole_automl(
+        model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=config_dict
+    )
+    assert result["search"]["embedding_nonzero"] <= 0.5 * result["search"]["embedding_total"]
+    (folder,) = (isolated_run / "saved" / "search").iterdir()
+    config = Config(model="PEP", config_file_list=[CTR_CONFIG_FILE], config_dict=config_dict)
+    train, _, _ = data_preparation(config, create_dataset(config))
+    model = PEP(config, train._dataset)
+    model.load_state_dict(torch.load(folder / "weights-0.5.pt"))
+    masks = torch.load(folder / "mask-0.5.pt")
+    in_use = [table.table().detach() for table in model.pruned]
+    assert all(torch.equal(t != 0, m) for t, m in zip(in_use, masks))  # the mask's weights
+    model.fix(masks, in_use=True)
+    assert all(torch.equal(table.weight, t) for table, t in zip(model.pruned, in_use))
+    assert not torch.equal(in_use[0], torch.load(folder / "initial.pt")[
+        "base.token_embedding_table.embedding.weight"] * masks[0])  # fmt: skip
+
+
+def test_finetune_needs_the_elements_layout():
+    with pytest.raises(ConfigError, match="'pep_mask_layout'.*finetune"):
+        run_recbole_automl(
+            model="PEP",
+            config_file_list=[CTR_CONFIG_FILE],
+            config_dict=_config(pep_retrain="finetune", pep_mask_layout="prefix"),
+        )

@@ -75,13 +75,13 @@ class PEP(ContextWrapper):
         with torch.no_grad():
             return [table.table() != 0 for table in self.pruned]
 
-    def fix(self, masks, layout="elements"):
+    def fix(self, masks, layout="elements", in_use=False):
         """Retrain mode: every table keeps its weights times its mask, no thresholds;
         ``layout`` prefix: each row keeps as many weights, its first dimensions
-        (:func:`prefix_mask`)."""
+        (:func:`prefix_mask`); ``in_use``: the values in use (see ``PrunedEmbedding.fix``)."""
         for table, mask in zip(self.pruned, masks):
             mask = prefix_mask(mask) if layout == "prefix" else mask
-            table.fix(mask.to(table.weight.device))
+            table.fix(mask.to(table.weight.device), in_use)
 
 
 def prefix_mask(mask):
