@@ -49,6 +49,7 @@ from runner import (  # noqa: E402
     mean_std,
     run_jobs,
     runs_note,
+    timed_with_anomaly,
 )
 
 TASKS = {
@@ -284,6 +285,14 @@ def table_rows(records, task):
     return [((g["label"], "+".join(g["runs"])), g["records"]) for g in groups]
 
 
+def unalike_note(runs):
+    """`` (timed unalike: ...)`` when some of a row's runs had anomaly detection on."""
+    on = sum(timed_with_anomaly(r) for r in runs)
+    if 0 < on < len(runs):
+        return f" (timed unalike: {on} of {len(runs)} with anomaly detection on)"
+    return ""
+
+
 def format_protocol(protocol):
     def shown(value):
         return ",".join(map(str, value)) if isinstance(value, list) else value
@@ -309,7 +318,8 @@ def table_lines(records, task, dataset, protocol):
             + [mean_std([r["test"][m] for r in runs]) for m in metrics]
             + [
                 f"{np.mean([r['wall_s'] for r in runs]):.0f}"
-                + (" (resumed)" if any(r.get("resumed") for r in runs) else ""),
+                + (" (resumed)" if any(r.get("resumed") for r in runs) else "")
+                + unalike_note(runs),
                 f"{np.max([r['peak_rss_mib'] for r in runs]):.0f}",
                 "-" if runs[0]["params"] is None else f"{runs[0]['params']:,}",
                 format_protocol(runs[0].get("protocol")),

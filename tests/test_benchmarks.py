@@ -271,3 +271,18 @@ def test_a_job_another_invocation_recorded_meanwhile_is_not_run_again(tmp_path, 
     assert calls == [("a", 1)]
     labels = [json.loads(line)["label"] for line in open(path)]
     assert sorted(labels) == ["a", "b"]
+
+
+def test_baseline_row_of_runs_timed_unalike_says_so():
+    _benchmarks()
+    import baselines
+
+    records = [
+        _general("EASE", 1, 0.3, "r1"),  # recorded before autograd_anomaly was: on
+        _general("EASE", 2, 0.3, "r2", autograd_anomaly=False),
+        _general("BPR", 1, 0.2, "r1", autograd_anomaly=False),
+    ]
+    lines, _ = baselines.table_lines(records, "general", "fake", "protocol")
+    (ease,) = [line for line in lines if line.startswith("| EASE |")]
+    (bpr,) = [line for line in lines if line.startswith("| BPR |")]
+    assert "(timed unalike: 1 of 2 with anomaly detection on)" in ease and "unalike" not in bpr
