@@ -19,6 +19,7 @@ Example:
 """
 
 import argparse
+import itertools
 import os
 import re
 import sys
@@ -230,7 +231,7 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
         # its runs.
         # Times are compared within records timed alike (anomaly detection on before
         # 2026-12-05, off since: the rows `... (anomaly detection off)`).
-        for anomaly, finetuned in ((True, False), (False, False), (True, True), (False, True)):
+        for finetuned, anomaly in itertools.product((False, True), (True, False)):
             searched = [r for r in peps if (SLOW in r["label"]) == bool(search)
                         and (FINETUNED in r["label"]) == finetuned
                         and timed_with_anomaly(r) == anomaly]  # fmt: skip

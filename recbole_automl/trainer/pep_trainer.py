@@ -35,6 +35,11 @@ def mask_file(folder, target):
     return os.path.join(folder, f"mask-{target:g}.pt")
 
 
+def fine_tunes(config):
+    """Whether the retraining starts from the pruned weights (``pep_retrain: finetune``)."""
+    return config["pep_retrain"] == "finetune"
+
+
 def weights_file(folder, target):
     """The model's state when the mask of ``target`` was taken (``pep_retrain: finetune``)."""
     return os.path.join(folder, f"weights-{target:g}.pt")
@@ -65,7 +70,7 @@ class PruningSearchTrainer(OneShotTrainer):
             params=[{"params": weights}, {"params": thresholds, "lr": lr}],
             weight_decay=config["search_weight_decay"],
         )
-        self.keep_weights = config["pep_retrain"] == "finetune"
+        self.keep_weights = fine_tunes(config)
 
     def pending(self):
         return [t for t in self.targets if not os.path.exists(mask_file(self.folder, t))]
@@ -100,7 +105,7 @@ class MagnitudeSearchTrainer(OneShotTrainer):
             table.fix(torch.ones_like(table.weight, dtype=torch.bool))
         super().__init__(config, model, folder)
         self.targets = targets
-        self.keep_weights = config["pep_retrain"] == "finetune"
+        self.keep_weights = fine_tunes(config)
 
     def point(self):
         return {}
@@ -132,7 +137,7 @@ class PEPTrainer(SearchingTrainer):
 
     def __init__(self, config, model):
         super().__init__(config, model)
-        if config["pep_retrain"] == "finetune" and config["pep_mask_layout"] != "elements":
+        if fine_tunes(config) and config["pep_mask_layout"] != "elements":
             raise ConfigError(
                 "Config key 'pep_mask_layout' must be elements with pep_retrain: finetune "
                 f"(the weights are kept where they are), got {config['pep_mask_layout']!r}."
@@ -171,7 +176,7 @@ class PEPTrainer(SearchingTrainer):
     def adopt(self, found, train_data):
         """The lottery ticket: every weight back to its step-0 value, the mask kept; with
         ``pep_retrain: finetune``, the weights the mask was taken from, the mask kept."""
-        finetune = self.config["pep_retrain"] == "finetune"
+        finetune = fine_tunes(self.config)
         start = os.path.join(self.search_dir, "initial.pt")
         if finetune:
             start = weights_file(self.search_dir, self.config["pep_target"])
