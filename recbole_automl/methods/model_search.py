@@ -21,7 +21,6 @@ import time
 from logging import getLogger
 
 import numpy as np
-import torch
 from recbole.data import create_dataset, data_preparation
 from recbole.utils import ModelType, set_color
 
@@ -216,9 +215,8 @@ def ensemble_members(config, rows, size):
 
 
 def select_ensemble(config, dataset, settings, members, rounds, logger):
-    """Greedy ensemble selection with replacement (Caruana et al., ICML 2004) on the
-    validation split: start from the best member alone, then add, one at a time, the member
-    that raises the ensemble's validation score most, until none does or after ``rounds``.
+    """Train ``members`` (each as a run of it alone), then choose their weights on the
+    validation split (:meth:`ModelEnsemble.select_weights`: greedy ensemble selection).
 
     Returns:
         (list of int, float, callable): each member's count (its weight), the ensemble's
@@ -232,31 +230,16 @@ def select_ensemble(config, dataset, settings, members, rounds, logger):
     model = ModelEnsemble(config, train_data._dataset).to(config["device"])
     trainer = get_trainer(config["MODEL_TYPE"], "ModelEnsemble")(config, model)
     trainer.fit(train_data, valid_data, saved=False, verbose=False)
-    model.cache_scores(torch.arange(model.n_users))
     bigger = config["valid_metric_bigger"]
-
-    def score(counts):
-        model.set_weights(counts)
-        value, _ = trainer._valid_epoch(valid_data)
-        return value if bigger else -value
-
-    alone = [float(score(np.eye(len(members))[i])) for i in range(len(members))]
-    counts = np.zeros(len(members), dtype=int)
-    counts[int(np.argmax(alone))] = 1
-    best = max(alone)
-    for _ in range(rounds):
-        tries = [
-            float(score(counts + np.eye(len(members), dtype=int)[i])) for i in range(len(members))
-        ]
-        if max(tries) <= best:
-            break
-        counts[int(np.argmax(tries))] += 1
-        best = max(tries)
-    model.drop_cache()
     sign = 1 if bigger else -1
+
+    def validate():
+        return sign * trainer._valid_epoch(valid_data)[0]
+
+    counts, best, alone = model.select_weights(validate, rounds)
     logger.info(
         set_color("ensemble selection", "green")
-        + f": members alone {[round(sign * a, 4) for a in alone]}, counts {counts.tolist()}, "
+        + f": members alone {[round(sign * a, 4) for a in alone]}, counts {counts}, "
         + f"valid {config['valid_metric']} {sign * best:.4f}"
     )
 
@@ -269,7 +252,7 @@ def select_ensemble(config, dataset, settings, members, rounds, logger):
         tester._save_checkpoint(0, verbose=False)
         return evaluate_trained(tester, test_data, best, saved=True)
 
-    return counts.tolist(), sign * best, trained
+    return counts, sign * best, trained
 
 
 def model_search(config, show_progress=True):

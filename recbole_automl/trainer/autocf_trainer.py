@@ -11,8 +11,10 @@ the best candidate on validation is retrained with the full ``epochs`` and early
 (on every user, when ``search_data_fraction`` screened candidates on a share of them) or,
 with ``search_item_item_check``, trained in full without and with the item-item term (and
 the next best candidates, ``search_item_item_check_candidates``, with it) and the best on
-validation kept;
-the test split is only used after that, by whoever calls ``evaluate``.
+validation kept; with ``search_check_ensemble`` too, an ensemble of the checked models
+(greedy ensemble selection on validation, Caruana et al., ICML 2004) is kept instead when
+its validation score is higher. The test split is only used after that, by whoever calls
+``evaluate``.
 """
 
 import dataclasses
@@ -26,6 +28,7 @@ from recbole.utils import set_color
 from recbole_automl.methods.searching import (
     config_keys,
     config_value,
+    exported_config,
     parse_hyper_space,
     run_configured_search,
     sample_users,
@@ -46,6 +49,7 @@ from recbole_automl.model.general_recommender.autocf import (
     item_item_too_large,
     row_scored,
 )
+from recbole_automl.model.general_recommender.ensemble import ModelEnsemble
 from recbole_automl.search import (
     BranchSpace,
     CategoricalSpace,
@@ -127,9 +131,13 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
 
     search_name = "AutoCF"
     # candidates train for search_epochs; the item-item check is journaled on its own
-    run_key_ignores = ("epochs", "search_item_item_check", "search_item_item_check_candidates")
+    run_key_ignores = (
+        "epochs", "search_item_item_check", "search_item_item_check_candidates",
+        "search_check_ensemble",
+    )  # fmt: skip
     export_prefixes = ("search_", "arsp_")
     checks, _trained = (), None  # the item-item check's trials and kept model
+    _ensemble, ensemble_selection = None, None  # the checks' ensemble (config, model), its pick
 
     def needs_search(self):
         return self.config["architecture"] is None or bool(self.config["search_hyper_space"])
@@ -202,12 +210,70 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
             if chosen["item_item"]
             else found.point
         )
-        return dataclasses.replace(best, point=point)
+        best = dataclasses.replace(best, point=point)
+        if checks_ensembled(self.config):
+            best = self._ensemble_of_checks(objective, keys, train_data, valid_data, best)
+        return best
+
+    def _ensemble_of_checks(self, objective, keys, train_data, valid_data, best):
+        """Greedy ensemble selection (:meth:`ModelEnsemble.select_weights`) over the models
+        the check trained, on validation; return the ensemble as the found trial (its point
+        the keys of a ``ModelEnsemble`` of AutoCF members, its model kept) if it combines
+        two or more and its validation score beats ``best``'s, else ``best``."""
+        checked = [
+            t for t in self.checks if t.scored and os.path.exists(objective.model_file(t.point))
+        ]
+        if len(checked) < 2:
+            return best
+        members = [
+            {"model": "AutoCF", **config_keys(self.config, {**keys[t.point["candidate"] - 1],
+                                                            "item_item": t.point["item_item"]})}
+            for t in checked
+        ]  # fmt: skip
+        found = {"model": "ModelEnsemble", "ensemble_members": members,
+                 "ensemble_weights": [1.0] * len(members)}  # fmt: skip
+        config = type(self.config)(  # the plugin's Config (this module cannot import it)
+            "ModelEnsemble", self.config["dataset"], read_cmd_line=False,
+            config_dict=exported_config(self.config, self.export_prefixes, **found),
+        )  # fmt: skip
+        model = ModelEnsemble(config, train_data._dataset).to(self.device)
+        for member, trial in zip(model.members, checked):
+            member.load_state_dict(objective.load(trial.point)[0])
+        sign = 1 if self.valid_metric_bigger else -1
+        kept, self.model = self.model, model  # this trainer's evaluation, on the ensemble
+        try:
+            counts, value, _ = model.select_weights(
+                lambda: sign * self._valid_epoch(valid_data)[0], ENSEMBLE_ROUNDS
+            )
+            result = self._valid_epoch(valid_data)[1]
+        finally:
+            self.model = kept
+        chosen = [i for i, count in enumerate(counts) if count]
+        won = len(chosen) > 1 and value > sign * best.value
+        self.ensemble_selection = {"counts": counts, "valid_score": sign * value, "kept": won}
+        self.logger.info(
+            set_color("ensemble of the checks", "yellow")
+            + f" (valid, counts {counts}): {sign * value:.4f}"
+            + (", kept" if won else f", not above the best check's {best.value:.4f}")
+        )
+        if not won:
+            return best
+        model.keep_members(chosen)
+        model.set_weights([counts[i] for i in chosen])
+        config["ensemble_members"] = [members[i] for i in chosen]
+        config["ensemble_weights"] = [float(counts[i]) for i in chosen]
+        self._ensemble = config, model
+        self._trained = (model.state_dict(), sign * value, result)
+        point = {k: config[k] for k in ("model", "ensemble_members", "ensemble_weights")}
+        return dataclasses.replace(best, point=point, value=sign * value, result=dict(result))
 
     def trained(self, found):
         return self._trained
 
     def adopt(self, found, train_data):
+        if is_ensemble(found.point):  # trained by the check: this trainer now holds it
+            self.config, self.model = self._ensemble
+            return train_data
         keys = training_keys(self.config, candidate_keys(found.point))
         train_data = train_loader(derive_config(self.config, **keys), train_data)
         self.rebuild(train_data, **keys)
@@ -220,7 +286,8 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         checks = [{**t.point, "valid_score": t.value, "epochs": t.epochs, "status": t.status}
                   for t in self.checks]  # fmt: skip
         return {**keys, "valid_score": found.value, "comparison": self.comparison,
-                "item_item_check": checks, "retrained": self._trained is None,
+                "item_item_check": checks, "check_ensemble": self.ensemble_selection,
+                "retrained": self._trained is None,
                 "folder": self.search_dir}  # fmt: skip
 
 
@@ -232,6 +299,21 @@ def item_item_checked(config, point, n_items):
         and not has_item_item(config, point)
         and not item_item_too_large(config, n_items)
     )
+
+
+ENSEMBLE_ROUNDS = 10  # members added at most after the best one alone (as search: models)
+
+
+def checks_ensembled(config):
+    """Whether the item-item check's models are ensembled (``search_check_ensemble``): an
+    ensemble ranks full item lists only."""
+    full = config["eval_args"]["mode"] in ("full", {"valid": "full", "test": "full"})
+    return config["search_check_ensemble"] and full
+
+
+def is_ensemble(point):
+    """Whether a found point is the check's ensemble (a ``ModelEnsemble``'s keys)."""
+    return isinstance(point, dict) and point.get("model") == "ModelEnsemble"
 
 
 def has_item_item(config, point):

@@ -16,7 +16,7 @@ from recbole_automl.model.general_recommender.autocf import (
     history_dropout,
 )
 from recbole_automl.model.layers import HistoryEncoder
-from recbole_automl.quick_start import train_and_test
+from recbole_automl.quick_start import load_data_and_model, train_and_test
 from recbole_automl.search import Journal
 from recbole_automl.trainer.autocf_trainer import CandidateObjective
 from recbole_automl.utils import init_seed
@@ -268,7 +268,8 @@ def test_the_found_candidate_is_checked_with_the_item_item_term(isolated_run):
     # After the search, the found candidate is trained without and with the item-item
     # term, and the runner-up with it, as runs of them would be; the best on validation is
     # the found model, kept as trained, and best.yaml reproduces it.
-    result = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
+    alone = autocf_search_config(epochs=3, search_check_ensemble=False)
+    result = run_recbole_automl(model="AutoCF", config_dict=alone)
     summary = result["search"]
     checks = summary["item_item_check"]
     assert [(check["candidate"], check["item_item"]) for check in checks] == [
@@ -286,16 +287,51 @@ def test_the_found_candidate_is_checked_with_the_item_item_term(isolated_run):
     assert reproduced["best_valid_score"] == result["best_valid_score"]
     assert reproduced["test_result"] == result["test_result"]
     # Run again (as after a kill): the checks' models were saved with their journal.
-    again = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
+    again = run_recbole_automl(model="AutoCF", config_dict=alone)
     assert not again["search"]["retrained"] and again["test_result"] == result["test_result"]
     # The two checks in forked workers: their models come back through the files.
-    forked = autocf_search_config(epochs=3, search_workers=2, search_dir="forked")
+    forked = {**alone, "search_workers": 2, "search_dir": "forked"}
     forked_summary = run_recbole_automl(model="AutoCF", config_dict=forked)["search"]
     assert len(forked_summary["item_item_check"]) == 3 and not forked_summary["retrained"]
 
     unchecked = autocf_search_config(epochs=3, search_item_item_check=False)
     plain = run_recbole_automl(model="AutoCF", config_dict=unchecked)["search"]
     assert plain["item_item_check"] == [] and plain["retrained"]
+
+
+def test_the_checked_models_are_ensembled_when_that_wins_on_validation(isolated_run):
+    # The same search and check as above, then greedy ensemble selection over the three
+    # checked models on validation: here it wins, so the found model is a ModelEnsemble of
+    # AutoCF members, kept as selected (not trained again), and best.yaml reproduces it.
+    result = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
+    summary = result["search"]
+    checks = [check["valid_score"] for check in summary["item_item_check"]]
+    picked = summary["check_ensemble"]
+    assert len(picked["counts"]) == 3 and picked["kept"]
+    assert result["best_valid_score"] == picked["valid_score"] > max(checks)
+    assert not summary["retrained"] and summary["model"] == "ModelEnsemble"
+    (search_dir,) = (isolated_run / "saved" / "search").iterdir()
+    exported = __import__("yaml").safe_load(open(search_dir / "best.yaml"))
+    members = exported["ensemble_members"]
+    assert exported["model"] == "ModelEnsemble" and {m["model"] for m in members} == {"AutoCF"}
+    assert len(members) == len(exported["ensemble_weights"]) == sum(map(bool, picked["counts"]))
+    _, model, *_ = load_data_and_model(result["model_file"])  # its checkpoint: the ensemble
+    assert type(model).__name__ == "ModelEnsemble" and len(model.members) == len(members)
+    reproduced = run_recbole_automl(config_file_list=[str(search_dir / "best.yaml")])
+    assert reproduced["best_valid_score"] == result["best_valid_score"]
+    assert reproduced["test_result"] == result["test_result"]
+    # Resumed: the checks come from their journal and files; the same ensemble is chosen.
+    again = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
+    assert again["search"]["check_ensemble"] == picked
+    assert again["test_result"] == result["test_result"]
+
+
+def test_no_ensemble_of_the_checks_under_labeled_evaluation(isolated_run):
+    # An ensemble ranks full item lists: rating regression keeps the best checked model.
+    config = autocf_search_config(epochs=2)
+    result = run_recbole_automl(model="AutoCF", config_file_list=[EXPLICIT], config_dict=config)
+    assert len(result["search"]["item_item_check"]) == 3
+    assert result["search"]["check_ensemble"] is None and "ensemble_members" not in result["search"]
 
 
 def test_a_failing_candidate_is_recorded_and_the_search_goes_on(isolated_run, monkeypatch):

@@ -168,6 +168,37 @@ class ModelEnsemble(GeneralRecommender):
     def drop_cache(self):
         self._cache = None
 
+    def select_weights(self, validate, rounds):
+        """Greedy ensemble selection with replacement (Caruana et al., ICML 2004) over the
+        trained members: start from the best member alone, then add, one at a time, the
+        member that raises ``validate()`` (the validation score of the current weights,
+        bigger is better) most, until none does or after ``rounds``. The weights are left
+        at the selection's counts.
+
+        Returns:
+            (list of int, float, list of float): each member's count, the ensemble's score,
+            and each member's score alone.
+        """
+        self.cache_scores(torch.arange(self.n_users))
+        eye = np.eye(len(self.members), dtype=int)
+
+        def score(counts):
+            self.set_weights(counts)
+            return float(validate())
+
+        alone = [score(row) for row in eye]
+        counts = eye[int(np.argmax(alone))].copy()
+        best = max(alone)
+        for _ in range(rounds):
+            tries = [score(counts + row) for row in eye]
+            if max(tries) <= best:
+                break
+            counts[int(np.argmax(tries))] += 1
+            best = max(tries)
+        self.set_weights(counts)
+        self.drop_cache()
+        return counts.tolist(), best, alone
+
     def other_parameter(self):
         return {"members": [m.other_parameter() for m in self.members]}
 
