@@ -231,6 +231,8 @@ def protocol_of(config):
             protocol["search_item_item_check_candidates"] = config[
                 "search_item_item_check_candidates"
             ]
+            if config["search_check_ensemble"]:
+                protocol["search_check_ensemble"] = True
     return protocol
 
 
@@ -319,6 +321,8 @@ def table_lines(records, task, dataset, protocol):
             + [
                 f"{np.mean([r['wall_s'] for r in runs]):.0f}"
                 + (" (resumed)" if any(r.get("resumed") for r in runs) else "")
+                + (f" (the searches of {runs[0]['search_of']} resumed)"
+                   if runs[0].get("search_of") else "")  # fmt: skip
                 + unalike_note(runs),
                 f"{np.max([r['peak_rss_mib'] for r in runs]):.0f}",
                 "-" if runs[0]["params"] is None else f"{runs[0]['params']:,}",
@@ -462,6 +466,15 @@ def main():
         "never stopped; its wall s then counts the last process only, and its record says "
         "resumed)",
     )
+    parser.add_argument(
+        "--search_of",
+        default=None,
+        metavar="LABEL",
+        help="start each run from a copy of the saved searches of the row with this label "
+        "(same model, seed and dataset): a search that only adds a last step (AutoCF's "
+        "search_check_ensemble) resumes the journals and trained checks of that row; the "
+        "record says so, and its wall s counts this process only",
+    )
     parser.add_argument("--run-one", nargs=2, metavar=("ROW", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     RESULTS = os.path.abspath(args.results_dir)
@@ -480,6 +493,9 @@ def main():
         # Each row's searches in a folder of their own: a killed run resumes its own search,
         # and a row never resumes another row's (a timing row would time nothing).
         config_dict["checkpoint_dir"] = checkpoint_dir(row)
+        source = row_label(model, caps, limits, args.search_of) if args.search_of else None
+        if source and not os.path.exists(config_dict["checkpoint_dir"]):
+            shutil.copytree(checkpoint_dir(source), config_dict["checkpoint_dir"])
         if model == MODEL_SEARCH:
             config_dict["search_task"] = args.task
         if model in caps:
@@ -492,6 +508,8 @@ def main():
         if args.resume:
             config_dict["train_resume"] = True
         record = run_one(row, dataset, seed, config_dict, config_files)
+        if source:
+            record["search_of"] = source
         print("RECORD " + json.dumps(record))
         return
 
@@ -512,8 +530,11 @@ def main():
         "search_item_item_check_candidates in their budget nor '2 candidates' in their label "
         "checked the found candidate only "
         "(before the evening of 2026-12-05): add benchmarks/configs/autocf_check_1_candidate.yaml"
-        ". AutoGNN rows without a label ran AutoGNN's first defaults "
-        "(BPR, learning rate 0.001, 20 candidates of 10 epochs on all users): add "
+        "; rows with the item-item check and no search_check_ensemble in their budget kept the "
+        "best checked model, no ensemble of the checks (before 2026-12-06): add "
+        "benchmarks/configs/autocf_no_check_ensemble.yaml. AutoGNN rows without a label ran "
+        "AutoGNN's first defaults (BPR, learning rate 0.001, 20 candidates of 10 epochs on all "
+        "users): add "
         "benchmarks/configs/autognn_bpr_defaults.yaml to run them again.",
         "explicit": "configs/explicit.yaml (rating regression: MSE loss, random 8:1:1, labeled "
         "evaluation, RMSE and MAE on ratings normalised to [0, 1]: x 4 = stars; FM and NeuMF "
@@ -545,6 +566,8 @@ def main():
         script_args += ["--resume"]
     if args.label:
         script_args += ["--label", args.label]
+    if args.search_of:
+        script_args += ["--search_of", args.search_of]
     rows = [row_label(model, caps, limits, args.label) for model in models]
     jobs = [(row, seed) for row in rows for seed in args.seeds]
     path = _record_path(args.dataset, args.task)
