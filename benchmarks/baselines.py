@@ -370,6 +370,17 @@ def found_lines(records):
     for record in records:
         search = record.get("search") or {}
         key = next((k for k in ROW_KEYS.values() if k in search), None)
+        if search.get("ensemble_members"):  # AutoCF: the checked models ensembled
+            members = [
+                f"{w:g} x {json.dumps(m.get('architecture'))}"
+                + (" + the item-item term" if m.get("item_item") else "")
+                for m, w in zip(search["ensemble_members"], search["ensemble_weights"])
+            ]
+            lines.append(
+                f"- {record.get('row', record['model'])}, seed {record['seed']}: an ensemble of "
+                f"the checked models, {'; '.join(members)}; valid {search['valid_score']}"
+            )
+            continue
         if key is None:
             continue
         line = f"- {record.get('row', record['model'])}, seed {record['seed']}: {key} "
