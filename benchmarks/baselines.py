@@ -211,6 +211,12 @@ def run_one(row, dataset, seed, config_dict, config_files):
     }
 
 
+def copy_missing(source, destination):
+    """``shutil.copy2`` unless ``destination`` exists (a row's own files are never replaced)."""
+    if not os.path.exists(destination):
+        shutil.copy2(source, destination)
+
+
 def protocol_of(config):
     """The budget keys of a run that are set: epochs, a time cap, a search's budget."""
     from recbole_automl.lookup import plugin_models
@@ -505,8 +511,9 @@ def main():
         # and a row never resumes another row's (a timing row would time nothing).
         config_dict["checkpoint_dir"] = checkpoint_dir(row)
         source = row_label(model, caps, limits, args.search_of) if args.search_of else None
-        if source and not os.path.exists(config_dict["checkpoint_dir"]):
-            shutil.copytree(checkpoint_dir(source), config_dict["checkpoint_dir"])
+        if source:  # every file of the source row's folder this row lacks (other datasets)
+            shutil.copytree(checkpoint_dir(source), config_dict["checkpoint_dir"],
+                            dirs_exist_ok=True, copy_function=copy_missing)  # fmt: skip
         if model == MODEL_SEARCH:
             config_dict["search_task"] = args.task
         if model in caps:
