@@ -61,9 +61,10 @@ def write_yaml(path, data):
 
 
 def autocf_search_config(**overrides):
-    """A 4-candidate AutoCF search of one epoch each, in rounds of 2."""
+    """A 4-candidate AutoCF search of one epoch each, in rounds of 2 (the item-item check
+    without the ensemble of its models: a test of the ensemble asks for it)."""
     search = {"search_trials": 4, "search_epochs": 1, "arsp_k1": 2, "arsp_k2": 6,
-              "search_presets": []}  # fmt: skip
+              "search_presets": [], "search_check_ensemble": False}  # fmt: skip
     return tiny_config(**{"epochs": 2, **search, **overrides})
 
 

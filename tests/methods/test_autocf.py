@@ -268,7 +268,7 @@ def test_the_found_candidate_is_checked_with_the_item_item_term(isolated_run):
     # After the search, the found candidate is trained without and with the item-item
     # term, and the runner-up with it, as runs of them would be; the best on validation is
     # the found model, kept as trained, and best.yaml reproduces it.
-    alone = autocf_search_config(epochs=3, search_check_ensemble=False)
+    alone = autocf_search_config(epochs=3)
     result = run_recbole_automl(model="AutoCF", config_dict=alone)
     summary = result["search"]
     checks = summary["item_item_check"]
@@ -303,7 +303,8 @@ def test_the_checked_models_are_ensembled_when_that_wins_on_validation(isolated_
     # The same search and check as above, then greedy ensemble selection over the three
     # checked models on validation: here it wins, so the found model is a ModelEnsemble of
     # AutoCF members, kept as selected (not trained again), and best.yaml reproduces it.
-    result = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
+    ensembled = autocf_search_config(epochs=3, search_check_ensemble=True)
+    result = run_recbole_automl(model="AutoCF", config_dict=ensembled)
     summary = result["search"]
     checks = [check["valid_score"] for check in summary["item_item_check"]]
     picked = summary["check_ensemble"]
@@ -321,14 +322,14 @@ def test_the_checked_models_are_ensembled_when_that_wins_on_validation(isolated_
     assert reproduced["best_valid_score"] == result["best_valid_score"]
     assert reproduced["test_result"] == result["test_result"]
     # Resumed: the checks come from their journal and files; the same ensemble is chosen.
-    again = run_recbole_automl(model="AutoCF", config_dict=autocf_search_config(epochs=3))
+    again = run_recbole_automl(model="AutoCF", config_dict=ensembled)
     assert again["search"]["check_ensemble"] == picked
     assert again["test_result"] == result["test_result"]
 
 
 def test_no_ensemble_of_the_checks_under_labeled_evaluation(isolated_run):
     # An ensemble ranks full item lists: rating regression keeps the best checked model.
-    config = autocf_search_config(epochs=2)
+    config = autocf_search_config(epochs=2, search_check_ensemble=True)
     result = run_recbole_automl(model="AutoCF", config_file_list=[EXPLICIT], config_dict=config)
     assert len(result["search"]["item_item_check"]) == 3
     assert result["search"]["check_ensemble"] is None and "ensemble_members" not in result["search"]
