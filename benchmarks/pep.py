@@ -197,12 +197,14 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
         return []
     full_auc = np.mean([r["test"]["auc"] for r in full])
 
-    def auc(label):
-        runs = [r for r in records if r["label"] == label]
-        return np.mean([r["test"]["auc"] for r in runs]) if runs else None
+    def auc(label, seeds):
+        """The mean test AUC of ``label`` over ``seeds``; ``None`` unless it ran them all."""
+        runs = [r for r in records if r["label"] == label and r["seed"] in seeds]
+        ran = {r["seed"] for r in runs} == seeds
+        return np.mean([r["test"]["auc"] for r in runs]) if ran else None
 
-    def cell(value):
-        return "-" if value is None else f"{value - full_auc:+.4f}"
+    def cell(value, full):
+        return "-" if value is None or full is None else f"{value - full:+.4f}"
 
     lines, times = [], []
     for search, lr in (("", "0.01"), (SLOW, f"{SLOW_LR:g}")):
@@ -213,16 +215,19 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
                 runs = [r for r in peps if r["label"] == label]
                 if not runs:
                     continue
-                pep = auc(label)
+                seeds = {r["seed"] for r in runs}  # every cell of the row on these seeds
+                pep, full_seeds = auc(label, seeds), auc(f"{base} d=64", seeds)
                 saved = 1 - np.mean([r["search"]["embedding_nonzero"]
                                      / r["search"]["embedding_total"] for r in runs])  # fmt: skip
-                ok = "yes" if pep >= full_auc - 0.001 else "no"
+                ok = "-" if full_seeds is None else "yes" if pep >= full_seeds - 0.001 else "no"
                 size = min(k for k in SIZES if k / 64 >= target)
-                rivals = [auc(f"MAG-{base} {target:g}{suffix}"), auc(f"{base} d={size}")]
+                rivals = [auc(f"MAG-{base} {target:g}{suffix}", seeds),
+                          auc(f"{base} d={size}", seeds)]  # fmt: skip
                 above = "-" if None in rivals else ("yes" if pep > max(rivals) else "no")
                 lines.append(
-                    f"| {target:g} | {lr} | {layout} | {retrain} | {100 * saved:.1f}% | "
-                    f"{cell(pep)} | {ok} | {cell(rivals[0])} | d={size}: {cell(rivals[1])} | "
+                    f"| {target:g} | {lr} | {layout} | {retrain} | {len(seeds)} | "
+                    f"{100 * saved:.1f}% | {cell(pep, full_seeds)} | {ok} | "
+                    f"{cell(rivals[0], full_seeds)} | d={size}: {cell(rivals[1], full_seeds)} | "
                     f"{above} |"
                 )
         # One search per seed, threshold lr and retraining start (fine-tuning keeps weights
@@ -251,17 +256,19 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
                     f"{(total + retrain) / full_wall:.2f}x."
                 )
     return [
-        f"Against {base} d=64 (test AUC {full_auc:.4f}):",
+        f"Against {base} d=64 (test AUC {full_auc:.4f} over its seeds):",
         "",
-        "Test AUC against d=64's; MAG: magnitude pruning at the same target, layout and",
-        "retraining start (rewind: the lottery ticket, step 0; finetune: the weights pruned);",
+        "Test AUC against d=64's, each row over the seeds its PEP runs have (seeds), every",
+        "cell on those seeds (`-`: a run missing on one of them); MAG: magnitude pruning at",
+        "the same target, layout and retraining start (rewind: the lottery ticket, step 0;",
+        "finetune: the weights pruned);",
         "uniform: the smallest uniform size with at least the target's fraction of the weights.",
         "Layout (`pep_mask_layout`): elements, the masks as found; prefix, each row's count of",
         "kept weights as its first dimensions (the rows `... prefix`).",
         "",
-        "| target | threshold lr | layout | retraining | fewer embedding weights | PEP | "
+        "| target | threshold lr | layout | retraining | seeds | fewer embedding weights | PEP | "
         "PEP within 0.001 | MAG | uniform | PEP above both |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *lines,
         "",
         *times,
