@@ -167,7 +167,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
     searches_models = model == MODEL_SEARCH
     settings = {**config_dict, **row_settings(row)}
     settings.update(seed=seed, show_progress=False)
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.time()
     config = Config(
         model=None if searches_models else model,
         dataset=dataset,
@@ -195,6 +195,7 @@ def run_one(row, dataset, seed, config_dict, config_files):
         trained = result.pop("model")
         params = sum(p.numel() for p in trained.parameters() if p.requires_grad)
         extra = {"search": result["search"]} if result.get("search") else {}
+        resumed = resumed or search_resumed(result.get("search"), started)
     wall = time.perf_counter() - start
     return {
         "row": row,
@@ -209,6 +210,18 @@ def run_one(row, dataset, seed, config_dict, config_files):
         **extra,
         **({"resumed": True} if resumed else {}),
     }
+
+
+def search_resumed(search, started):
+    """Whether a searching run resumed a search that an earlier process began: a trial of
+    its journal (``search["folder"]``) started before this run (Unix time ``started``)."""
+    folder = (search or {}).get("folder")
+    path = os.path.join(folder, "journal.jsonl") if folder else None
+    if not path or not os.path.exists(path):
+        return False
+    with open(path) as f:
+        trials = [json.loads(line) for line in f if line.strip()]
+    return any((t.get("started") or started) < started for t in trials)
 
 
 def copy_missing(source, destination):

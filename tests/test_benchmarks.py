@@ -309,3 +309,17 @@ def test_baseline_row_of_runs_timed_unalike_says_so():
     (ease,) = [line for line in lines if line.startswith("| EASE |")]
     (bpr,) = [line for line in lines if line.startswith("| BPR |")]
     assert "(timed unalike: 1 of 2 with anomaly detection on)" in ease and "unalike" not in bpr
+
+
+def test_a_search_begun_by_an_earlier_process_marks_its_run_resumed(tmp_path):
+    # The run's wall time then counts the last process only: its record says resumed.
+    _benchmarks()
+    import baselines
+
+    journal = tmp_path / "journal.jsonl"
+    journal.write_text('{"number": 0, "started": 100.0}\n{"number": 1, "started": 200.0}\n')
+    search = {"folder": str(tmp_path)}
+    assert baselines.search_resumed(search, started=150.0)
+    assert not baselines.search_resumed(search, started=50.0)
+    assert not baselines.search_resumed({"folder": str(tmp_path / "none")}, started=150.0)
+    assert not baselines.search_resumed(None, started=150.0)
