@@ -215,13 +215,13 @@ def run_one(row, dataset, seed, config_dict, config_files):
 def search_resumed(search, started):
     """Whether a searching run resumed a search that an earlier process began: a trial of
     its journal (``search["folder"]``) started before this run (Unix time ``started``)."""
+    from recbole_automl.search import Journal
+
     folder = (search or {}).get("folder")
     path = os.path.join(folder, "journal.jsonl") if folder else None
     if not path or not os.path.exists(path):
         return False
-    with open(path) as f:
-        trials = [json.loads(line) for line in f if line.strip()]
-    return any((t.get("started") or started) < started for t in trials)
+    return any(t.started is not None and t.started < started for t in Journal(path).load())
 
 
 def copy_missing(source, destination):

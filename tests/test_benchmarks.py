@@ -317,7 +317,10 @@ def test_a_search_begun_by_an_earlier_process_marks_its_run_resumed(tmp_path):
     import baselines
 
     journal = tmp_path / "journal.jsonl"
-    journal.write_text('{"number": 0, "started": 100.0}\n{"number": 1, "started": 200.0}\n')
+    journal.write_text(
+        '{"number": 0, "round": 0, "point": {}, "started": 100.0}\n'
+        '{"number": 1, "round": 0, "point": {}, "started": 200.0}\n'
+    )
     search = {"folder": str(tmp_path)}
     assert baselines.search_resumed(search, started=150.0)
     assert not baselines.search_resumed(search, started=50.0)

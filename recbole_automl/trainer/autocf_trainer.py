@@ -220,15 +220,14 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
         the check trained, on validation; return the ensemble as the found trial (its point
         the keys of a ``ModelEnsemble`` of AutoCF members, its model kept) if it combines
         two or more and its validation score beats ``best``'s, else ``best``."""
-        checked = [
-            t for t in self.checks if t.scored and os.path.exists(objective.model_file(t.point))
-        ]
+        loaded = [(t, objective.load(t.point)) for t in self.checks if t.scored]
+        checked = [(t, kept[0]) for t, kept in loaded if kept is not None]  # (trial, state)
         if len(checked) < 2:
             return best
         members = [
             {"model": "AutoCF", **config_keys(self.config, {**keys[t.point["candidate"] - 1],
                                                             "item_item": t.point["item_item"]})}
-            for t in checked
+            for t, _ in checked
         ]  # fmt: skip
         found = {"model": "ModelEnsemble", "ensemble_members": members,
                  "ensemble_weights": [1.0] * len(members)}  # fmt: skip
@@ -237,8 +236,8 @@ class AutoCFTrainer(FusedAdam, UserChunks, SearchingTrainer):
             config_dict=exported_config(self.config, self.export_prefixes, **found),
         )  # fmt: skip
         model = ModelEnsemble(config, train_data._dataset).to(self.device)
-        for member, trial in zip(model.members, checked):
-            member.load_state_dict(objective.load(trial.point)[0])
+        for member, (_, state) in zip(model.members, checked):
+            member.load_state_dict(state)
         sign = 1 if self.valid_metric_bigger else -1
         kept, self.model = self.model, model  # this trainer's evaluation, on the ensemble
         try:
