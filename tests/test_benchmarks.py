@@ -193,7 +193,24 @@ def test_pep_rows_compare_on_the_seeds_their_pep_runs_have():
     ]  # fmt: skip
     text = "\n".join(pep._goal_lines(records, "FM"))
     row = "| 0.1 | 0.01 | elements | rewind | 1 | 90.0% | -0.0100 | no | -0.0200 | d=8: -0.0150 |"
-    assert row + " yes |" in text
+    assert row + " yes | 2.00x |" in text  # (search 1 s + retraining 1 s) / d=64's 1 s
+
+
+def test_autocross_goals_compare_on_shared_seeds_and_beyond_the_spread():
+    # LR + AutoCross ran seeds 1 and 2, FM seed 1 only: the goal is taken on seed 1. DeepFM
+    # + AutoCross is above DeepFM on the mean, by less than DeepFM's spread: not met.
+    _benchmarks()
+    import autocross
+
+    def runs(label, *aucs):
+        return [{"label": label, "seed": s, "test": {"auc": a}} for s, a in enumerate(aucs, 1)]
+
+    by = {"LR + AutoCross": runs("LR + AutoCross", 0.80, 0.60), "FM": runs("FM", 0.79),
+          "DeepFM + AutoCross": runs("DeepFM + AutoCross", 0.82, 0.80),
+          "DeepFM": runs("DeepFM", 0.83, 0.78)}  # fmt: skip
+    text = "\n".join(autocross._goal_lines(by))
+    assert "| LR + AutoCross >= FM | 1 | 0.8000 | 0.7900 | - | yes (+0.0100) |" in text
+    assert "| DeepFM + AutoCross > DeepFM | 2 | 0.8100 | 0.8050 | 0.0250 | no (+0.0050) |" in text
 
 
 def test_sif_compares_with_the_best_single_operation_only():
