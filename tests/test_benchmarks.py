@@ -161,16 +161,21 @@ def test_pep_time_counts_one_search_per_seed_not_the_reused_ones():
                 "embedding_nonzero": nonzero, "embedding_total": 100}  # fmt: skip
 
     records = [
-        run("FM d=64", 1, 0.78), run("FM d=64", 2, 0.78),
+        run("FM d=64", 1, 0.78), run("FM d=64", 2, 0.78), run("FM d=64", 3, 0.78),
         run("PEP-FM 0.5", 1, 0.78, searched(30.0, 50)),
         run("PEP-FM 0.1", 1, 0.77, searched(0.004, 10)),
         run("PEP-FM 0.5", 2, 0.78, searched(0.0, 50)),
         run("PEP-FM 0.1", 2, 0.77, searched(10.0, 10)),
     ]  # fmt: skip
     text = "\n".join(pep._goal_lines(records, "FM"))
-    # Per seed 30.004 and 10 s of search: mean 20 s; (20 + 20) / 10 = 4.00x.
-    assert "search 20 s + one retraining 20 s" in text and "4.00x" in text
-    assert "| 0.1 | 0.01 | elements | rewind | 2 | 90.0% | -0.0100 | no | - | d=8: - | - |" in text
+    # 0.1's search is its seed's (30 s on seed 1, 10 s on seed 2): mean (20 + 20) / 10 s.
+    row = "| 0.1 | 0.01 | elements | rewind | 2 | 90.0% | -0.0100 | no | - | d=8: - | - |"
+    assert row + " 4.00x (20 + 20 s) |" in text
+    # Seed 3's masks were searched twice (the first run's not kept): one search, not two.
+    records += [run("PEP-FM 0.5", 3, 0.78, searched(30.0, 50)),
+                run("PEP-FM 0.1", 3, 0.77, searched(30.0, 10))]  # fmt: skip
+    text = "\n".join(pep._goal_lines(records, "FM"))
+    assert "| 3 | 90.0% | -0.0100 | no | - | d=8: - | - | 4.33x (23 + 20 s) |" in text
 
 
 def test_pep_rows_compare_on_the_seeds_their_pep_runs_have():
@@ -193,7 +198,7 @@ def test_pep_rows_compare_on_the_seeds_their_pep_runs_have():
     ]  # fmt: skip
     text = "\n".join(pep._goal_lines(records, "FM"))
     row = "| 0.1 | 0.01 | elements | rewind | 1 | 90.0% | -0.0100 | no | -0.0200 | d=8: -0.0150 |"
-    assert row + " yes | 2.00x |" in text  # (search 1 s + retraining 1 s) / d=64's 1 s
+    assert row + " yes | 2.00x (1 + 1 s) |" in text  # (search 1 s + retraining 1 s) / d=64's 1 s
 
 
 def test_autocross_goals_compare_on_shared_seeds_and_beyond_the_spread():
