@@ -163,7 +163,8 @@ def write_table(bases, dataset="ml-100k"):
                 f"{np.std(auc):.4f} | {np.mean([r['test']['logloss'] for r in runs]):.4f} | "
                 f"{np.mean([r['wall_s'] for r in runs]):.0f} |"
             )
-            kind = kind_of(label) if runs[0]["search"] else "uniform"
+            # A uniform run's settings (e.g. its retiming) name a curve of their own.
+            kind = kind_of(label) if runs[0]["search"] else "uniform" + kind_of(label)[len(base) :]
             # A uniform model's tables have the rows of PEP's 64-wide tables, k wide each.
             in_use = (
                 np.mean(embed)
@@ -278,35 +279,38 @@ def _goal_lines(records, base, fractions=TARGETS["ml-100k"]):
 
 
 def _plot(curves, path):
-    """Test AUC against all parameters, and against the embedding weights in use."""
+    """Per base model (a row): test AUC against all parameters, and against the embedding
+    weights in use."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for (base, kind), points in sorted(curves.items()):
-        points = sorted(points)
-        style = (
-            {"marker": "o", "linestyle": "-"}
-            if kind.startswith("PEP")
-            else (
-                {"marker": "^", "linestyle": ":"}
-                if kind.startswith("MAG")
-                else {"marker": "s", "linestyle": "--"}
+    bases = list(dict.fromkeys(base for base, _ in curves))
+    fig, rows = plt.subplots(len(bases), 2, figsize=(14, 3.8 * len(bases)), squeeze=False)
+    for base, axes in zip(bases, rows):
+        for kind, points in sorted((k, p) for (b, k), p in curves.items() if b == base):
+            points = sorted(points)
+            style = (
+                {"marker": "o", "linestyle": "-"}
+                if kind.startswith("PEP")
+                else (
+                    {"marker": "^", "linestyle": ":"}
+                    if kind.startswith("MAG")
+                    else {"marker": "s", "linestyle": "--"}
+                )
             )
-        )
-        if PREFIX in kind:
-            style = {**style, "linestyle": "-."}
-        for ax, x in zip(axes, (0, 1)):
-            ax.plot([p[x] for p in points], [p[2] for p in points], label=f"{kind} {base}", **style)
-    axes[0].set_xlabel("parameters (non-zero embedding weights + the rest of the model)")
-    axes[1].set_xlabel("embedding weights in use (non-zero)")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_ylabel("test AUC (mean over seeds)")
-        ax.grid(alpha=0.3)
-        ax.legend()
+            if PREFIX in kind:
+                style = {**style, "linestyle": "-."}
+            for ax, x in zip(axes, (0, 1)):
+                ax.plot([p[x] for p in points], [p[2] for p in points], label=kind, **style)
+        axes[0].set_xlabel("parameters (non-zero embedding weights + the rest of the model)")
+        axes[1].set_xlabel("embedding weights in use (non-zero)")
+        for ax in axes:
+            ax.set_xscale("log")
+            ax.set_ylabel(f"{base}: test AUC (mean over seeds)")
+            ax.grid(alpha=0.3)
+        axes[1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
