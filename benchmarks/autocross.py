@@ -270,7 +270,7 @@ def _goal_lines(by):
             continue
         mine, theirs = ([r["test"]["auc"] for r in by[x] if r["seed"] in seeds]
                         for x in (label, other))  # fmt: skip
-        gap, spread = np.mean(mine) - np.mean(theirs), np.std(theirs) if rule == ">" else 0.0
+        gap, spread = np.mean(mine) - np.mean(theirs), np.std(theirs)
         met = gap >= 0 if rule == ">=" else gap > spread
         lines.append(f"| {label} {rule} {other} | {len(seeds)} | {np.mean(mine):.4f} | "
                      f"{np.mean(theirs):.4f} | {f'{spread:.4f}' if rule == '>' else '-'} | "

@@ -103,10 +103,12 @@ SLOW = f", threshold lr {SLOW_LR:g}"  # the label's suffix of a search with it
 
 
 def kind_of(label):
-    """A curve's name: the method (PEP, MAG) and the label's settings after the target."""
+    """A curve's name: the method (PEP, MAG; ``uniform`` for a base model's ``B d=k``) and
+    the label's settings after the target (or the size: a retimed d=64 is a curve of its own)."""
     method, rest = label.split(" ", 1)
     settings = rest.split(" ", 1)[1] if " " in rest else ""  # after the target
-    return method.split("-")[0] + (f" {settings}" if settings else "")
+    name = method.split("-")[0] if "-" in method else "uniform"
+    return name + (f" {settings}" if settings else "")
 
 
 def write_table(bases, dataset="ml-100k"):
@@ -163,8 +165,7 @@ def write_table(bases, dataset="ml-100k"):
                 f"{np.std(auc):.4f} | {np.mean([r['test']['logloss'] for r in runs]):.4f} | "
                 f"{np.mean([r['wall_s'] for r in runs]):.0f} |"
             )
-            # A uniform run's settings (e.g. its retiming) name a curve of their own.
-            kind = kind_of(label) if runs[0]["search"] else "uniform" + kind_of(label)[len(base) :]
+            kind = kind_of(label)
             # A uniform model's tables have the rows of PEP's 64-wide tables, k wide each.
             in_use = (
                 np.mean(embed)
